@@ -14,6 +14,7 @@ Layout conventions (all layers):
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -368,4 +369,4 @@ class LayerSettings:
 
 def count_params(params: Any) -> int:
     """Number of scalars in a params pytree (torch's sum(p.numel()))."""
-    return sum(int(jnp.size(p)) for p in jax.tree_util.tree_leaves(params))
+    return sum(math.prod(p.shape) for p in jax.tree_util.tree_leaves(params))

@@ -1,0 +1,226 @@
+"""Import pytorch-pretrained-biggan weights (DeepMind's BigGAN-deep 128/256/512)
+into jaxgan's `BigGANDeepGenerator` variables.
+
+pytorch-pretrained-biggan is the PyPI port of the TF Hub BigGAN-deep generators.
+Its state dict holds, per spectrally normalised layer, `weight_orig` (the raw
+weight), `weight_u` and `weight_v` (torch's power-iteration vectors); per
+BatchNorm, `running_means` / `running_vars` tables of shape [n_stats, C]: the
+"standing statistics" DeepMind measured for n_stats truncation values evenly
+spaced in [0, 1]. Everything is mapped one to one:
+
+    weight_orig -> params kernel (transposed to [in, out] / HWIO)
+    weight_u, weight_v -> spectral u, v (v reordered to HWIO's fan-in order)
+    running_means/vars -> standing statistics, turned into `batch_stats` for a
+                          chosen truncation by `batch_stats_at`
+
+With those, jaxgan in eval mode computes sigma = u^T W v exactly as torch's
+spectral norm does in eval mode, so outputs match the port (tests pin this).
+
+Only numpy is needed; torch is used only by `load_pretrained_files` to read a
+`pytorch_model.bin`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+from jaxgan.models.biggan import g_channels
+from jaxgan.models.biggan_deep import BigGANDeepGenerator
+
+# The released models' settings (pytorch_pretrained_biggan.config / its
+# convert_tf_to_pytorch.py): 1000 classes, z 128, ch 128, eps 1e-4 for both SN
+# and BN, 51 sets of standing statistics.
+RELEASED_RESOLUTIONS = (128, 256, 512)
+
+
+@dataclasses.dataclass
+class ConvertedGenerator:
+    """A converted generator: the module, its params and spectral vectors, and
+    the standing statistics per BatchNorm path: {path: (means, vars)}, each
+    [n_stats, C]."""
+
+    model: BigGANDeepGenerator
+    params: dict
+    spectral: dict
+    standing_stats: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]]
+
+    def variables(self, truncation: float, interpolation: str = "port") -> dict:
+        """The variables to `model.apply` for samples drawn at `truncation`."""
+        return {"params": self.params, "spectral": self.spectral,
+                "batch_stats": batch_stats_at(self.standing_stats, truncation, interpolation)}
+
+
+def _get(config: Any, key: str) -> Any:
+    return config[key] if isinstance(config, Mapping) else getattr(config, key)
+
+
+def generator_from_config(config: Any, dtype: Any = None) -> BigGANDeepGenerator:
+    """The jaxgan generator equal to a pytorch-pretrained-biggan `BigGANConfig`
+    (or its config.json as a dict). Raises if the config's layer list is not a
+    BigGAN-deep layout jaxgan builds."""
+    resolution, ch, z_dim = _get(config, "output_dim"), _get(config, "channel_width"), _get(config, "z_dim")
+    expected = expected_layers(resolution)
+    got = [tuple(layer) for layer in _get(config, "layers")]
+    if got != expected:
+        raise ValueError(f"config layers {got} are not the BigGAN-deep {resolution} layout {expected}")
+    position = _get(config, "attention_layer_position")
+    if not 0 < position <= len(got):
+        raise ValueError(f"attention_layer_position {position} is outside the {len(got)} layers")
+    # The port puts attention before layer `position`, i.e. after the previous
+    # layer; its resolution is 4 doubled once per upsampling layer before it.
+    attention_resolution = 4 * 2 ** sum(up for up, _, _ in got[:position])
+    eps = _get(config, "eps")
+    kw = dict(dtype=dtype) if dtype is not None else {}
+    # The port's class embedding has z_dim columns (its class_embed_dim is unused).
+    return BigGANDeepGenerator(resolution=resolution, ch=ch, dim_z=z_dim, shared_dim=z_dim,
+                               num_classes=_get(config, "num_classes"), attention=(attention_resolution,),
+                               sn_eps=eps, bn_eps=eps, to_rgb_features=ch, **kw)
+
+
+def expected_layers(resolution: int) -> list[tuple[bool, int, int]]:
+    """The port's (upsample, in, out) channel-multiplier list for a resolution."""
+    out = []
+    for c_in, c_out in g_channels(resolution, 1):
+        out += [(False, c_in, c_in), (True, c_in, c_out)]
+    return out
+
+
+def _np(t: Any) -> np.ndarray:
+    if hasattr(t, "detach"):  # a torch tensor
+        t = t.detach().cpu().numpy()
+    return np.asarray(t, dtype=np.float32)
+
+
+class _Reader:
+    """Pops tensors from a state dict, so unused or missing keys are caught."""
+
+    def __init__(self, state_dict: Mapping[str, Any]):
+        self.remaining = dict(state_dict)
+
+    def pop(self, key: str) -> np.ndarray:
+        if key not in self.remaining:
+            raise KeyError(f"state dict has no {key!r}: not a pytorch-pretrained-biggan BigGAN state dict?")
+        return _np(self.remaining.pop(key))
+
+    def sn_dense(self, prefix: str, bias: bool) -> tuple[dict, dict]:
+        w = self.pop(f"{prefix}.weight_orig")  # [out, in]
+        params = {"kernel": w.T}
+        if bias:
+            params["bias"] = self.pop(f"{prefix}.bias")
+        return params, {"u": self.pop(f"{prefix}.weight_u"), "v": self.pop(f"{prefix}.weight_v")}
+
+    def sn_conv(self, prefix: str, bias: bool) -> tuple[dict, dict]:
+        w = self.pop(f"{prefix}.weight_orig")  # [out, in, kh, kw]
+        c_out, c_in, kh, kw = w.shape
+        params = {"kernel": w.transpose(2, 3, 1, 0)}  # HWIO
+        if bias:
+            params["bias"] = self.pop(f"{prefix}.bias")
+        # torch flattens the fan-in as (in, kh, kw); jaxgan as (kh, kw, in).
+        v = self.pop(f"{prefix}.weight_v").reshape(c_in, kh, kw).transpose(1, 2, 0).reshape(-1)
+        return params, {"u": self.pop(f"{prefix}.weight_u"), "v": v}
+
+
+def convert_state_dict(state_dict: Mapping[str, Any], config: Any) -> ConvertedGenerator:
+    """Maps a pytorch-pretrained-biggan `BigGAN.state_dict()` (torch tensors or
+    numpy arrays) and its config onto a `BigGANDeepGenerator`."""
+    model = generator_from_config(config)
+    r = _Reader(state_dict)
+    params: dict = {}
+    spectral: dict = {}
+    standing: dict = {}
+
+    def put(path, p, s=None):
+        params[path] = p
+        if s is not None:
+            spectral[path] = s
+
+    params["shared"] = {"embedding": r.pop("embeddings.weight").T}  # Linear [z, classes] on one-hot
+    put("linear", *r.sn_dense("generator.gen_z", bias=True))
+
+    position = _get(config, "attention_layer_position")
+    n_layers = len(_get(config, "layers"))
+    for i in range(n_layers):
+        src = f"generator.layers.{i if i < position else i + 1}"
+        block_params, block_spectral = {}, {}
+        for k in range(4):
+            bn = f"bn{k + 1}"
+            gain_p, gain_s = r.sn_dense(f"{src}.bn_{k}.scale", bias=False)
+            bias_p, bias_s = r.sn_dense(f"{src}.bn_{k}.offset", bias=False)
+            block_params[bn] = {"gain": gain_p, "bias": bias_p}
+            block_spectral[bn] = {"gain": gain_s, "bias": bias_s}
+            standing[(f"block{i}", bn)] = (r.pop(f"{src}.bn_{k}.running_means"), r.pop(f"{src}.bn_{k}.running_vars"))
+            conv_p, conv_s = r.sn_conv(f"{src}.conv_{k}", bias=True)
+            block_params[f"conv{k + 1}"], block_spectral[f"conv{k + 1}"] = conv_p, conv_s
+        put(f"block{i}", block_params, block_spectral)
+
+    src = f"generator.layers.{position}"
+    attn_params, attn_spectral = {}, {}
+    for ours, theirs in (("theta", "snconv1x1_theta"), ("phi", "snconv1x1_phi"), ("g", "snconv1x1_g"),
+                         ("o", "snconv1x1_o_conv")):
+        attn_params[ours], attn_spectral[ours] = r.sn_conv(f"{src}.{theirs}", bias=False)
+    attn_params["gamma"] = r.pop(f"{src}.gamma").reshape(())
+    put(f"attention{position - 1}", attn_params, attn_spectral)
+
+    params["output_bn"] = {"scale": r.pop("generator.bn.weight"), "bias": r.pop("generator.bn.bias")}
+    standing[("output_bn",)] = (r.pop("generator.bn.running_means"), r.pop("generator.bn.running_vars"))
+    put("output_conv", *r.sn_conv("generator.conv_to_rgb", bias=True))
+
+    if r.remaining:
+        raise ValueError(f"state dict entries not used by the conversion: {sorted(r.remaining)}")
+    return ConvertedGenerator(model, params, spectral, standing)
+
+
+def stats_index_weights(truncation: float, n_stats: int, interpolation: str = "port") -> list[tuple[int, float]]:
+    """(index, weight) pairs that mix the standing statistics for `truncation`.
+
+    The tables hold statistics for truncations k / (n_stats - 1). 'port'
+    reproduces pytorch-pretrained-biggan exactly: with t / step = i + c it takes
+    c * S[i] + (1 - c) * S[i+1] (the weights look swapped against linear
+    interpolation, and floating point makes e.g. 0.4 / 0.02 = 19.999..., so at
+    0.4 it uses ~S[19]); that is what the port, and results computed with it,
+    use. 'linear' is plain linear interpolation, (1 - c) * S[i] + c * S[i+1].
+    """
+    if not 0 < truncation <= 1:
+        raise ValueError(f"truncation must be in (0, 1], got {truncation}")
+    step = 1.0 / (n_stats - 1)
+    coef, start = math.modf(truncation / step)
+    start = int(start)
+    if interpolation == "port":
+        return [(start, 1.0)] if coef == 0.0 else [(start, coef), (start + 1, 1.0 - coef)]
+    if interpolation == "linear":
+        if start >= n_stats - 1:
+            return [(n_stats - 1, 1.0)]
+        return [(start, 1.0 - coef), (start + 1, coef)]
+    raise ValueError(f"interpolation must be 'port' or 'linear', got {interpolation!r}")
+
+
+def batch_stats_at(standing: Mapping[tuple[str, ...], tuple[np.ndarray, np.ndarray]], truncation: float,
+                   interpolation: str = "port") -> dict:
+    """`batch_stats` for a truncation from the standing statistics tables."""
+    out: dict = {}
+    for path, (means, variances) in standing.items():
+        weights = stats_index_weights(truncation, means.shape[0], interpolation)
+        node = out
+        for key in path:
+            node = node.setdefault(key, {})
+        node["mean"] = sum(np.float32(w) * means[i] for i, w in weights).astype(np.float32)
+        node["var"] = sum(np.float32(w) * variances[i] for i, w in weights).astype(np.float32)
+    return out
+
+
+def load_pretrained_files(weights_path: str, config_path: str) -> ConvertedGenerator:
+    """Converts a downloaded `pytorch_model.bin` + `config.json` pair of
+    pytorch-pretrained-biggan. Reading the `.bin` needs torch (CPU is enough)."""
+    try:
+        import torch
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("reading a pytorch_model.bin needs torch: pip install torch (the CPU build is enough)") from e
+    with open(config_path, encoding="utf-8") as f:
+        config = json.load(f)
+    state_dict = torch.load(weights_path, map_location="cpu", weights_only=True)
+    return convert_state_dict(state_dict, config)
