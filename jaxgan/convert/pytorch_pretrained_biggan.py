@@ -180,10 +180,12 @@ def stats_index_weights(truncation: float, n_stats: int, interpolation: str = "p
 
     The tables hold statistics for truncations k / (n_stats - 1). 'port'
     reproduces pytorch-pretrained-biggan exactly: with t / step = i + c it takes
-    c * S[i] + (1 - c) * S[i+1] (the weights look swapped against linear
-    interpolation, and floating point makes e.g. 0.4 / 0.02 = 19.999..., so at
-    0.4 it uses ~S[19]); that is what the port, and results computed with it,
-    use. 'linear' is plain linear interpolation, (1 - c) * S[i] + c * S[i+1].
+    c * S[i] + (1 - c) * S[i+1], weights swapped against linear interpolation,
+    so it jumps where floating point leaves c a hair above 0 or below 1: at
+    0.56 (0.56 / 0.02 = 28.000000000000004) it uses ~S[29], the statistics of
+    0.58, and at 0.58 (28.999...) ~S[28]. Grid values such as 0.4, 0.5 and 1.0
+    come out exact. That is what the port, and numbers computed with it, use.
+    'linear' is plain linear interpolation, (1 - c) * S[i] + c * S[i+1].
     """
     if not 0 < truncation <= 1:
         raise ValueError(f"truncation must be in (0, 1], got {truncation}")
