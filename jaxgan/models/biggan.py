@@ -3,7 +3,7 @@
 Architecture tables, block layouts, the hierarchical z split, the shared class
 embedding and the projection discriminator follow ajbrock/BigGAN-PyTorch's
 `BigGAN.py` and `layers.py`, so parameter counts equal that code's (pinned in
-tests/test_biggan.py). Images are NHWC in [-1, 1].
+tests/test_models.py). Images are NHWC in [-1, 1].
 
 Conditioning, by field:
 - `num_classes=None`: unconditional. G's BatchNorms are conditioned on the z
@@ -56,22 +56,29 @@ BOTTOM_WIDTH = 4
 
 def g_channels(resolution: int, ch: int, table=G_OUT) -> list[tuple[int, int]]:
     """(in, out) channels of each G stage."""
-    _check_resolution(resolution, table)
+    check_resolution(resolution, table)
     out = [ch * m for m in table[resolution]]
     return list(zip([out[0]] + out[:-1], out))
 
 
-def _check_resolution(resolution: int, table: dict) -> None:
+def check_resolution(resolution: int, table: dict) -> None:
     if resolution not in table:
         raise ValueError(f"resolution {resolution} is not supported; choose one of {sorted(table)}")
 
 
-def _check_labels(module: nn.Module, y: Array | None) -> None:
+def check_labels(module: nn.Module, y: Array | None) -> None:
     if module.num_classes is not None and y is None:
         raise ValueError(f"{type(module).__name__} is class-conditional (num_classes="
                          f"{module.num_classes}): pass class labels y")
     if module.num_classes is None and y is not None:
         raise ValueError(f"{type(module).__name__} is unconditional (num_classes=None) but labels were passed")
+
+
+def check_discriminator_input(module: nn.Module, x: Array, y: Array | None, table: dict) -> None:
+    check_labels(module, y)
+    check_resolution(module.resolution, table)
+    if x.shape[1:3] != (module.resolution, module.resolution):
+        raise ValueError(f"images are {x.shape[1:3]}, this discriminator takes {module.resolution}x{module.resolution}")
 
 
 class BigGANOptions(nn.Module):
@@ -161,7 +168,7 @@ class BigGANGenerator(BigGANOptions):
 
     @property
     def num_blocks(self) -> int:
-        _check_resolution(self.resolution, G_OUT)
+        check_resolution(self.resolution, G_OUT)
         return len(G_OUT[self.resolution])
 
     @property
@@ -173,7 +180,7 @@ class BigGANGenerator(BigGANOptions):
 
     @nn.compact
     def __call__(self, z: Array, y: Array | None = None, train: bool = False) -> Array:
-        _check_labels(self, y)
+        check_labels(self, y)
         if z.shape[-1] != self.z_dim:
             raise ValueError(f"z has {z.shape[-1]} dims, this generator takes {self.z_dim}")
         if self.num_classes is not None and self.shared_dim == 0 and self.hier:
@@ -223,14 +230,14 @@ class DiscriminatorBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, train: bool) -> Array:
-        o = self.make
+        make = self.make
         h = nn.relu(x) if self.preactivation else x
-        h = o.conv(self.out_features, name="conv1")(h, train)
-        h = o.conv(self.out_features, name="conv2")(nn.relu(h), train)
+        h = make.conv(self.out_features, name="conv1")(h, train)
+        h = make.conv(self.out_features, name="conv2")(nn.relu(h), train)
         if self.downsample:
             h = layers.avg_pool2(h)
         learnable_sc = x.shape[-1] != self.out_features or self.downsample
-        sc = lambda t: o.conv(self.out_features, (1, 1), name="conv_sc")(t, train) if learnable_sc else t
+        sc = lambda t: make.conv(self.out_features, (1, 1), name="conv_sc")(t, train) if learnable_sc else t
         pool = layers.avg_pool2 if self.downsample else (lambda t: t)
         x = pool(sc(x)) if self.preactivation else sc(pool(x))
         return h + x
@@ -249,10 +256,7 @@ class BigGANDiscriminator(BigGANOptions):
 
     @nn.compact
     def __call__(self, x: Array, y: Array | None = None, train: bool = False) -> Array:
-        _check_labels(self, y)
-        _check_resolution(self.resolution, D_OUT)
-        if x.shape[1:3] != (self.resolution, self.resolution):
-            raise ValueError(f"images are {x.shape[1:3]}, this discriminator takes {self.resolution}x{self.resolution}")
+        check_discriminator_input(self, x, y, D_OUT)
         make = self.make
         h = x.astype(self.dtype)
         resolution = self.resolution

@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.models import layers
-from jaxgan.models.biggan import (BOTTOM_WIDTH, BigGANOptions, _check_labels, _check_resolution, g_channels,
-                                  projection_head)
+from jaxgan.models.biggan import (BOTTOM_WIDTH, BigGANOptions, check_discriminator_input, check_labels,
+                                  g_channels, projection_head)
 
 Array = jax.Array
 
@@ -92,7 +92,7 @@ class BigGANDeepGenerator(BigGANOptions):
 
     @nn.compact
     def __call__(self, z: Array, y: Array | None = None, train: bool = False) -> Array:
-        _check_labels(self, y)
+        check_labels(self, y)
         if z.shape[-1] != self.dim_z:
             raise ValueError(f"z has {z.shape[-1]} dims, this generator takes {self.dim_z}")
         make = self.make
@@ -163,10 +163,7 @@ class BigGANDeepDiscriminator(BigGANOptions):
 
     @nn.compact
     def __call__(self, x: Array, y: Array | None = None, train: bool = False) -> Array:
-        _check_labels(self, y)
-        _check_resolution(self.resolution, DEEP_D_STAGES)
-        if x.shape[1:3] != (self.resolution, self.resolution):
-            raise ValueError(f"images are {x.shape[1:3]}, this discriminator takes {self.resolution}x{self.resolution}")
+        check_discriminator_input(self, x, y, DEEP_D_STAGES)
         make = self.make
         stages = DEEP_D_STAGES[self.resolution]
         h = make.conv(self.ch * stages[0][0], name="input_conv")(x.astype(self.dtype), train)

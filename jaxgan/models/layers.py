@@ -116,6 +116,12 @@ def spectral_normalize(module: nn.Module, matrix: Array, sn: SpectralNorm, train
     return matrix / sigma
 
 
+def _add_bias(layer: nn.Module, y: Array) -> Array:
+    if not layer.use_bias:
+        return y
+    return y + layer.param("bias", nn.initializers.zeros, (layer.features,), jnp.float32).astype(layer.dtype)
+
+
 class SNDense(nn.Module):
     """Dense layer, spectrally normalised unless `sn` is None."""
 
@@ -131,9 +137,7 @@ class SNDense(nn.Module):
         if self.sn is not None:
             kernel = spectral_normalize(self, kernel, self.sn, train)
         y = jnp.dot(x.astype(self.dtype), kernel.astype(self.dtype))
-        if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32).astype(self.dtype)
-        return y
+        return _add_bias(self, y)
 
 
 class SNConv(nn.Module):
@@ -162,9 +166,7 @@ class SNConv(nn.Module):
             padding="SAME",
             dimension_numbers=("NHWC", "HWIO", "NHWC"),
         )
-        if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32).astype(self.dtype)
-        return y
+        return _add_bias(self, y)
 
 
 def lookup(table: Array, labels: Array) -> Array:
