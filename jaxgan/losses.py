@@ -1,0 +1,114 @@
+"""GAN losses and regularisers. Every loss takes D outputs (logits, any shape)
+and returns a float32 scalar; regularisers return float32 scalars to add.
+
+Discriminator losses return (loss_real, loss_fake) so both can be logged, as
+BigGAN-PyTorch does; the D loss is their sum.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import traverse_util
+
+Array = jax.Array
+
+
+def _f32(x: Array) -> Array:
+    return jnp.asarray(x, jnp.float32)
+
+
+# --- hinge (Lim & Ye 2017; SAGAN, BigGAN)
+def hinge_d(real: Array, fake: Array) -> tuple[Array, Array]:
+    return jnp.mean(jax.nn.relu(1.0 - _f32(real))), jnp.mean(jax.nn.relu(1.0 + _f32(fake)))
+
+
+def hinge_g(fake: Array) -> Array:
+    return -jnp.mean(_f32(fake))
+
+
+# --- non-saturating (Goodfellow et al. 2014), on logits
+def non_saturating_d(real: Array, fake: Array) -> tuple[Array, Array]:
+    return jnp.mean(jax.nn.softplus(-_f32(real))), jnp.mean(jax.nn.softplus(_f32(fake)))
+
+
+def non_saturating_g(fake: Array) -> Array:
+    return jnp.mean(jax.nn.softplus(-_f32(fake)))
+
+
+# --- Wasserstein (Arjovsky et al. 2017); pair with gradient_penalty for WGAN-GP
+def wasserstein_d(real: Array, fake: Array) -> tuple[Array, Array]:
+    return -jnp.mean(_f32(real)), jnp.mean(_f32(fake))
+
+
+def wasserstein_g(fake: Array) -> Array:
+    return -jnp.mean(_f32(fake))
+
+
+# --- least squares (Mao et al. 2017), a=0, b=c=1
+def least_squares_d(real: Array, fake: Array) -> tuple[Array, Array]:
+    return 0.5 * jnp.mean(jnp.square(_f32(real) - 1.0)), 0.5 * jnp.mean(jnp.square(_f32(fake)))
+
+
+def least_squares_g(fake: Array) -> Array:
+    return 0.5 * jnp.mean(jnp.square(_f32(fake) - 1.0))
+
+
+LOSSES: dict[str, tuple[Callable, Callable]] = {
+    "hinge": (hinge_d, hinge_g),
+    "non_saturating": (non_saturating_d, non_saturating_g),
+    "wasserstein": (wasserstein_d, wasserstein_g),
+    "least_squares": (least_squares_d, least_squares_g),
+}
+
+
+def get_losses(name: str) -> tuple[Callable, Callable]:
+    """(d_loss, g_loss) by name."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r} (config.loss); choose one of {sorted(LOSSES)}")
+    return LOSSES[name]
+
+
+def _per_example_grad_norm_sq(d_fn: Callable[[Array], Array], x: Array) -> Array:
+    # d_fn maps images [N, ...] to logits [N]; examples are independent in D
+    # (no batch statistics), so the gradient of the sum is per-example.
+    grads = jax.grad(lambda t: jnp.sum(_f32(d_fn(t))))(x)
+    return jnp.sum(jnp.square(_f32(grads)), axis=tuple(range(1, x.ndim)))
+
+
+def gradient_penalty(d_fn: Callable[[Array], Array], real: Array, fake: Array, key: Array) -> Array:
+    """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)|| - 1)^2] at random
+    interpolates x_hat of real and fake. Multiply by lambda (10 in the paper)."""
+    eps = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1), real.dtype)
+    x_hat = eps * real + (1.0 - eps) * jax.lax.stop_gradient(fake)
+    norm = jnp.sqrt(_per_example_grad_norm_sq(d_fn, x_hat) + 1e-12)
+    return jnp.mean(jnp.square(norm - 1.0))
+
+
+def r1_penalty(d_fn: Callable[[Array], Array], real: Array) -> Array:
+    """R1 (Mescheder et al. 2018): E[||grad D(x_real)||^2]; multiply by gamma / 2."""
+    return jnp.mean(_per_example_grad_norm_sq(d_fn, real))
+
+
+def orthogonal_regularization(params, exclude: Callable[[tuple[str, ...]], bool] | None = None) -> Array:
+    """BigGAN's orthogonal regularisation (Brock et al. 2019, eq. 3), off-diagonal only:
+    sum over weights W of ||W W^T * (1 - I)||_F^2 / 2, W the [out, fan_in] view.
+
+    The 1/2 makes the gradient 2 (W W^T * (1 - I)) W, the term BigGAN-PyTorch's
+    `utils.ortho` adds to each weight's gradient; multiply by the strength
+    (1e-4 in the paper). 1-D params (biases, gains) are skipped, as are
+    embeddings (leaves named 'embedding': the shared class embedding
+    BigGAN-PyTorch blacklists, and per-class BN embeddings) and whatever
+    `exclude(path)` selects.
+    """
+    total = jnp.zeros((), jnp.float32)
+    for path, w in traverse_util.flatten_dict(params).items():
+        if w.ndim < 2 or path[-1] == "embedding" or (exclude is not None and exclude(path)):
+            continue
+        m = _f32(w).reshape(-1, w.shape[-1])  # [fan_in, out]: the transpose of torch's view
+        gram = m.T @ m  # [out, out] = W W^T
+        off = gram * (1.0 - jnp.eye(gram.shape[0], dtype=gram.dtype))
+        total = total + 0.5 * jnp.sum(jnp.square(off))
+    return total
