@@ -1,0 +1,174 @@
+"""The training loop: data -> jitted step -> metrics, sample grids, checkpoints.
+
+Knows nothing about any GAN family: the trainer named by `config.trainer`
+supplies the state, the step and the sampler (jaxgan/trainers). Importable
+from a notebook: `train_and_evaluate(config, workdir)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from clu import metrics as clu_metrics
+
+from jaxgan import checkpoint, parallel, sampling, writers
+from jaxgan.data import build_input
+from jaxgan.trainers import get_trainer
+
+
+def create_state(trainer: Any, config: Any, mesh) -> tuple[Any, Any]:
+    """The initial state, created already replicated over `mesh` by a jitted
+    init, and its abstract form (shapes, dtypes, shardings) for restoring."""
+    key = jax.random.key(config.seed)
+    abstract = jax.eval_shape(trainer.init_state, key)
+    shardings = jax.tree_util.tree_map(lambda _: parallel.replicated(mesh), abstract)
+    state = jax.jit(trainer.init_state, out_shardings=shardings)(key)
+    abstract = jax.tree_util.tree_map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                                      abstract, shardings)
+    return state, abstract
+
+
+def restore_or_create(trainer: Any, config: Any, mesh, ckpt: checkpoint.Checkpointer):
+    """(state, data_state or None): the latest checkpoint in the workdir, else a new state."""
+    state, abstract = create_state(trainer, config, mesh)
+    restored = ckpt.restore(abstract)
+    if restored is None:
+        return state, None
+    logging.info("resumed from step %d", ckpt.latest_step())
+    return restored
+
+
+class _Preemption:
+    """Turns SIGTERM (preemption notice on Cloud TPU / SLURM) into a flag the
+    loop checks after each step, so it saves a checkpoint and exits cleanly."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame):
+        logging.warning("SIGTERM received: saving a checkpoint after this step, then exiting")
+        self.requested = True
+
+    def restore(self):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def _fixed_sample_inputs(trainer: Any, config: Any):
+    """The same z and classes for every sample grid of a run (classes in order)."""
+    z, y = trainer.sample_inputs(jax.random.fold_in(jax.random.key(config.seed), 1), config.samples.num)
+    if y is not None:
+        y = jnp.arange(config.samples.num, dtype=jnp.int32) % trainer.num_classes
+    return z, y
+
+
+def _check_data(data: Any, trainer: Any, config: Any) -> None:
+    if tuple(data.image_shape[:2]) != tuple(trainer.image_shape[:2]):
+        raise ValueError(f"config.data gives {data.image_shape[:2]} images, the model is "
+                         f"{trainer.image_shape[:2]} (config.model.resolution)")
+    if trainer.num_classes is not None and data.num_classes not in (None, trainer.num_classes):
+        raise ValueError(f"the data has {data.num_classes} classes, config.data.num_classes says "
+                         f"{trainer.num_classes}")
+
+
+def train_and_evaluate(config: Any, workdir: str) -> dict:
+    """Trains until config.train.num_steps, resuming from the workdir's latest
+    checkpoint. Returns a summary: {'step', 'metrics', 'step_traces'}."""
+    parallel.maybe_initialize_distributed()
+    mesh = parallel.make_mesh()
+    trainer = get_trainer(config)
+    per_process_batch = parallel.check_batch_size(config.train.batch_size, mesh)
+    data = build_input(config.data, batch_size=per_process_batch, seed=config.seed,
+                       process_index=jax.process_index(), process_count=jax.process_count())
+    _check_data(data, trainer, config)
+
+    ckpt = checkpoint.Checkpointer(workdir, config.ckpt.max_to_keep, checkpoint.config_to_json(config))
+    state, data_state = restore_or_create(trainer, config, mesh, ckpt)
+    if data_state:
+        data.set_state(data_state)
+    start = int(state.step)
+
+    traces = []
+
+    def step_fn(state, batch):
+        traces.append(None)  # runs once per trace: counts compilations
+        return trainer.train_step(state, batch)
+
+    state_sharding = jax.tree_util.tree_map(lambda x: x.sharding, state)
+    batch_sharding = parallel.batch_sharding(mesh, leading=1)
+    step = jax.jit(step_fn, in_shardings=(state_sharding, batch_sharding),
+                   out_shardings=(state_sharding, parallel.replicated(mesh)), donate_argnums=0)
+    sample = jax.jit(trainer.sample)
+    z_fixed, y_fixed = _fixed_sample_inputs(trainer, config)
+
+    num_steps = config.train.num_steps
+    writer = writers.MetricWriter(workdir, num_steps, config.train.batch_size * trainer.num_batches_per_step,
+                                  enabled=jax.process_index() == 0)
+    preemption = _Preemption()
+    collection = None
+    last_metrics: dict = {}
+    if start >= num_steps:
+        logging.info("already trained to step %d (train.num_steps %d)", start, num_steps)
+    try:
+        for s in range(start + 1, num_steps + 1):
+            host = [next(data) for _ in range(trainer.num_batches_per_step)]
+            batch = {k: np.stack([b[k] for b in host]) for k in ("image", "label")}
+            state, metrics = step(state, parallel.global_batch(batch, mesh, leading=1))
+
+            if collection is None:
+                names = sorted(metrics)
+                Collection = clu_metrics.Collection.create(**{n: clu_metrics.Average.from_output(n) for n in names})
+                collection = Collection.empty()
+            collection = collection.merge(collection.single_from_model_output(**metrics))
+            last = s == num_steps or preemption.requested
+            if s % config.log.every_steps == 0 or last:
+                last_metrics = {k: float(v) for k, v in collection.compute().items()}
+                if not all(np.isfinite(v) for v in last_metrics.values()):
+                    raise FloatingPointError(f"non-finite metrics at step {s}: {last_metrics}; the last good "
+                                             f"checkpoint is step {ckpt.latest_step()}")
+                writer.write_scalars(s, last_metrics)
+                collection = collection.empty()
+            if config.samples.every_steps and (s % config.samples.every_steps == 0 or last):
+                grid = sampling.make_grid(sample(state.g_ema, z_fixed, y_fixed))
+                writer.write_image(s, "samples_ema", grid)
+            # Re-read the flag here: SIGTERM may arrive while this step logs.
+            if s % config.ckpt.every_steps == 0 or s == num_steps or preemption.requested:
+                ckpt.save(s, state, data.get_state(), force=True)
+            if preemption.requested:
+                logging.warning("stopping at step %d after SIGTERM; checkpoint saved", s)
+                break
+    finally:
+        ckpt.close()
+        writer.close()
+        preemption.restore()
+    return {"step": int(state.step), "metrics": last_metrics, "step_traces": len(traces)}
+
+
+def sample(config: Any, workdir: str, num: int | None = None) -> str:
+    """Writes a grid of EMA-G samples from the latest checkpoint; returns its path."""
+    mesh = parallel.make_mesh()
+    trainer = get_trainer(config)
+    ckpt = checkpoint.Checkpointer(workdir, config.ckpt.max_to_keep)
+    if ckpt.latest_step() is None:
+        raise FileNotFoundError(f"no checkpoint in {ckpt.directory}: train first (--mode train)")
+    state, _ = restore_or_create(trainer, config, mesh, ckpt)
+    ckpt.close()
+    if num:
+        config = config.copy_and_resolve_references()
+        with config.unlocked():
+            config.samples.num = num
+    z, y = _fixed_sample_inputs(trainer, config)
+    grid = sampling.make_grid(jax.jit(trainer.sample)(state.g_ema, z, y))
+    writer = writers.MetricWriter(workdir, config.train.num_steps, 0, enabled=jax.process_index() == 0)
+    path = writer.write_image(int(state.step), "sample", grid)
+    writer.close()
+    return path

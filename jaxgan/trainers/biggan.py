@@ -1,0 +1,231 @@
+"""Trainer for noise-to-image GANs (BigGAN, BigGAN-deep, SAGAN-style models),
+class-conditional or unconditional.
+
+One train step = `num_d_steps` D updates, one G update, one EMA update, as in
+BigGAN-PyTorch's `train_fns.GAN_training_function`:
+- every D step reads its own real batch; G runs in train mode (its BatchNorm
+  statistics and SN vectors update) without gradients; D sees fake and real
+  images in one concatenated batch;
+- the G step draws fresh z and classes; D runs in train mode without gradients
+  (its SN vectors update);
+- with `train.grad_accum_steps = k` each update averages the gradients of k
+  micro-batches of batch_size / k (BigGAN-PyTorch's num_{G,D}_accumulations);
+- BigGAN's orthogonal regularisation is added to G's gradient once per update.
+Losses are float32 whatever the compute dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgan import losses
+from jaxgan.models.biggan import BigGANDiscriminator, BigGANGenerator
+from jaxgan.models.biggan_deep import BigGANDeepDiscriminator, BigGANDeepGenerator
+from jaxgan.state import GANState
+
+Array = jax.Array
+ARCHS = {"biggan": (BigGANGenerator, BigGANDiscriminator), "biggan_deep": (BigGANDeepGenerator, BigGANDeepDiscriminator)}
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def num_classes(config: Any) -> int | None:
+    return config.data.num_classes or None
+
+
+def build_models(config: Any):
+    """(G, D) flax modules from config.model, config.data.num_classes and config.dtype."""
+    m = config.model
+    if m.arch not in ARCHS:
+        raise ValueError(f"unknown config.model.arch {m.arch!r}; choose one of {sorted(ARCHS)}")
+    if config.dtype not in DTYPES:
+        raise ValueError(f"config.dtype must be one of {sorted(DTYPES)}, got {config.dtype!r}")
+    G, D = ARCHS[m.arch]
+    common = dict(resolution=m.resolution, num_classes=num_classes(config), sn_eps=m.sn_eps, sn_iters=m.sn_iters,
+                  dtype=DTYPES[config.dtype])
+    g = G(**common, bn_eps=m.bn_eps, **m.g.to_dict())
+    d = D(**common, **m.d.to_dict())
+    return g, d
+
+
+def make_optimizer(opt: Any, num_steps: int) -> optax.GradientTransformation:
+    """Adam (b1 0, b2 0.999 for BigGAN) with an optional linear warmup and
+    cosine or linear decay to 0 by `num_steps`."""
+    decay = opt.get("decay", "constant")
+    warmup = int(opt.get("warmup_steps", 0))
+    if decay == "constant":
+        lr = optax.linear_schedule(0.0, opt.lr, warmup) if warmup else opt.lr
+    elif decay == "cosine":
+        lr = optax.warmup_cosine_decay_schedule(0.0, opt.lr, max(warmup, 1), num_steps)
+    elif decay == "linear":
+        lr = optax.join_schedules([optax.linear_schedule(0.0, opt.lr, warmup),
+                                   optax.linear_schedule(opt.lr, 0.0, max(num_steps - warmup, 1))], [warmup])
+    else:
+        raise ValueError(f"optim decay must be 'constant', 'cosine' or 'linear', got {decay!r}")
+    return optax.adam(lr, b1=opt.b1, b2=opt.b2, eps=opt.eps)
+
+
+def _microbatches(x: Array, k: int) -> Array:
+    """[B, ...] -> [k, B/k, ...], micro-batch i taking every k-th example so
+    each stays spread over all devices when B is sharded."""
+    return x.reshape(x.shape[0] // k, k, *x.shape[1:]).swapaxes(0, 1)
+
+
+def _ema(decay: Array, ema: Any, new: Any) -> Any:
+    return jax.tree_util.tree_map(lambda e, n: decay * e + (1.0 - decay) * n, ema, new)
+
+
+def _normalized(vectors: Any) -> Any:
+    return jax.tree_util.tree_map(lambda v: v / jnp.maximum(jnp.linalg.norm(v), 1e-12), vectors)
+
+
+class BigGANTrainer:
+    """See the module docstring. Pure functions of (state, batch); jit them."""
+
+    def __init__(self, config: Any):
+        self.config = config
+        self.G, self.D = build_models(config)
+        self.num_classes = num_classes(config)
+        t = config.train
+        if t.batch_size % t.grad_accum_steps:
+            raise ValueError(f"train.batch_size {t.batch_size} must be divisible by "
+                             f"train.grad_accum_steps {t.grad_accum_steps}")
+        self.micro_batch = t.batch_size // t.grad_accum_steps
+        self.g_tx = make_optimizer(config.optim.g, t.num_steps)
+        self.d_tx = make_optimizer(config.optim.d, t.num_steps)
+        self.d_loss, self.g_loss = losses.get_losses(config.loss)
+        self.image_shape = (config.model.resolution, config.model.resolution, 3)
+
+    @property
+    def num_batches_per_step(self) -> int:
+        """Real batches (each train.batch_size) one train step consumes."""
+        return self.config.train.num_d_steps
+
+    # ------------------------------------------------------------------ init
+    def sample_inputs(self, key: Array, n: int) -> tuple[Array, Array | None]:
+        """z ~ N(0, I) and uniform classes (None when unconditional)."""
+        kz, ky = jax.random.split(key)
+        z = jax.random.normal(kz, (n, self.G.z_dim), jnp.float32)
+        y = None if self.num_classes is None else jax.random.randint(ky, (n,), 0, self.num_classes)
+        return z, y
+
+    def init_state(self, key: Array) -> GANState:
+        kg, kd, kr = jax.random.split(key, 3)
+        z, y = self.sample_inputs(kr, 2)
+        g = self.G.init(kg, z, y)
+        d = self.D.init(kd, jnp.zeros((2, *self.image_shape), jnp.float32), y)
+        return GANState(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(kr), g=g, d=d,
+                        g_opt=self.g_tx.init(g["params"]), d_opt=self.d_tx.init(d["params"]), g_ema=g)
+
+    # ------------------------------------------------------------------ step
+    def _d_update(self, state: GANState, real: Array, labels: Array | None, key: Array):
+        """One D update on one real batch (accumulated over micro-batches)."""
+        cfg, k = self.config, self.config.train.grad_accum_steps
+        g_params = state.g["params"]
+        d_params = state.d["params"]
+        g_aux = {c: v for c, v in state.g.items() if c != "params"}
+        d_aux = {c: v for c, v in state.d.items() if c != "params"}
+        xs = (_microbatches(real, k), None if labels is None else _microbatches(labels, k), jax.random.split(key, k))
+
+        def micro(carry, inputs):
+            g_aux, d_aux, grads = carry
+            x, y_real, mkey = inputs
+            kz, kgp = jax.random.split(mkey)
+            z, y_fake = self.sample_inputs(kz, x.shape[0])
+            fake, g_aux = self.G.apply({"params": g_params, **g_aux}, z, y_fake, train=True, mutable=list(g_aux))
+            fake = jax.lax.stop_gradient(fake)
+            y_both = None if y_real is None else jnp.concatenate([y_fake, y_real])
+
+            def loss_fn(params):
+                logits, new_d_aux = self.D.apply({"params": params, **d_aux}, jnp.concatenate([fake, x]), y_both,
+                                                 train=True, mutable=list(d_aux))
+                d_fake, d_real = jnp.split(logits, 2)
+                loss_real, loss_fake = self.d_loss(d_real, d_fake)
+                loss = loss_real + loss_fake
+                metrics = {"d_loss_real": loss_real, "d_loss_fake": loss_fake,
+                           "d_real": jnp.mean(d_real), "d_fake": jnp.mean(d_fake)}
+                d_eval = lambda t, y: self.D.apply({"params": params, **new_d_aux}, t, y)
+                if cfg.reg.gp_weight:
+                    gp = losses.gradient_penalty(lambda t: d_eval(t, y_real), x, fake, kgp)
+                    loss, metrics["gradient_penalty"] = loss + cfg.reg.gp_weight * gp, gp
+                if cfg.reg.r1_gamma:
+                    r1 = losses.r1_penalty(lambda t: d_eval(t, y_real), x)
+                    loss, metrics["r1_penalty"] = loss + 0.5 * cfg.reg.r1_gamma * r1, r1
+                return loss, (new_d_aux, metrics)
+
+            (_, (d_aux, metrics)), g = jax.value_and_grad(loss_fn, has_aux=True)(d_params)
+            grads = jax.tree_util.tree_map(lambda a, b: a + b / k, grads, g)
+            return (g_aux, d_aux, grads), metrics
+
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, d_params)
+        (g_aux, d_aux, grads), metrics = jax.lax.scan(micro, (g_aux, d_aux, zeros), xs)
+        updates, d_opt = self.d_tx.update(grads, state.d_opt, d_params)
+        d = {"params": optax.apply_updates(d_params, updates), **d_aux}
+        state = state.replace(g={"params": g_params, **g_aux}, d=d, d_opt=d_opt)
+        return state, jax.tree_util.tree_map(jnp.mean, metrics)
+
+    def _g_update(self, state: GANState, key: Array):
+        cfg, k = self.config, self.config.train.grad_accum_steps
+        g_params, d_params = state.g["params"], state.d["params"]
+        g_aux = {c: v for c, v in state.g.items() if c != "params"}
+        d_aux = {c: v for c, v in state.d.items() if c != "params"}
+
+        def micro(carry, mkey):
+            g_aux, d_aux, grads = carry
+            z, y = self.sample_inputs(mkey, self.micro_batch)
+
+            def loss_fn(params):
+                fake, new_g_aux = self.G.apply({"params": params, **g_aux}, z, y, train=True, mutable=list(g_aux))
+                logits, new_d_aux = self.D.apply({"params": d_params, **d_aux}, fake, y, train=True,
+                                                 mutable=list(d_aux))
+                return self.g_loss(logits), (new_g_aux, new_d_aux)
+
+            (loss, (g_aux, d_aux)), g = jax.value_and_grad(loss_fn, has_aux=True)(g_params)
+            grads = jax.tree_util.tree_map(lambda a, b: a + b / k, grads, g)
+            return (g_aux, d_aux, grads), loss
+
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, g_params)
+        (g_aux, d_aux, grads), g_loss = jax.lax.scan(micro, (g_aux, d_aux, zeros), jax.random.split(key, k))
+        metrics = {"g_loss": jnp.mean(g_loss)}
+        if cfg.reg.ortho:
+            ortho, ortho_grads = jax.value_and_grad(losses.orthogonal_regularization)(g_params)
+            grads = jax.tree_util.tree_map(lambda a, b: a + cfg.reg.ortho * b, grads, ortho_grads)
+            metrics["ortho_reg"] = ortho
+        updates, g_opt = self.g_tx.update(grads, state.g_opt, g_params)
+        g = {"params": optax.apply_updates(g_params, updates), **g_aux}
+        return state.replace(g=g, d={"params": d_params, **d_aux}, g_opt=g_opt), metrics
+
+    def _ema_update(self, state: GANState) -> GANState:
+        """EMA of G's params and BN statistics from `ema.start_step`, a plain copy
+        before. The SN vectors are averaged too and renormalised: eval-mode SN
+        computes sigma = u^T W v, which needs unit u and v."""
+        cfg = self.config.ema
+        decay = jnp.where(state.step >= cfg.start_step, cfg.decay, 0.0).astype(jnp.float32)
+        g_ema = {c: _ema(decay, state.g_ema[c], v) for c, v in state.g.items()}
+        if "spectral" in g_ema:
+            g_ema["spectral"] = _normalized(g_ema["spectral"])
+        return state.replace(g_ema=g_ema)
+
+    def train_step(self, state: GANState, batch: dict[str, Array]) -> tuple[GANState, dict[str, Array]]:
+        """batch: {'image': [num_d_steps, B, H, W, C], 'label': [num_d_steps, B]}."""
+        n_d = self.config.train.num_d_steps
+        keys = jax.random.split(state.key(), n_d + 1)
+
+        # The D steps run under lax.scan: one compiled D update whatever n_d is.
+        def d_step(state, inputs):
+            image, label, key = inputs
+            return self._d_update(state, image, label if self.num_classes is not None else None, key)
+
+        state, d_metrics = jax.lax.scan(d_step, state, (batch["image"], batch["label"], keys[:n_d]))
+        state, metrics = self._g_update(state, keys[-1])
+        metrics.update(jax.tree_util.tree_map(jnp.mean, d_metrics))
+        state = self._ema_update(state.replace(step=state.step + 1))
+        return state, metrics
+
+    # ---------------------------------------------------------------- sample
+    def sample(self, variables: Any, z: Array, y: Array | None) -> Array:
+        """Images in [-1, 1] from G in eval mode (pass state.g_ema for the EMA G)."""
+        return self.G.apply(variables, z, y)
