@@ -16,8 +16,9 @@ from etils import epath
 
 
 class Checkpointer:
-    def __init__(self, workdir: str, max_to_keep: int = 3, config_json: str | None = None):
-        self.directory = epath.Path(workdir) / "checkpoints"
+    def __init__(self, workdir: str, max_to_keep: int = 3, config_json: str | None = None,
+                 subdir: str = "checkpoints"):
+        self.directory = epath.Path(workdir) / subdir
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                                enable_async_checkpointing=True)
         self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "data"))

@@ -62,7 +62,13 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.num_classes = 1000  # 0 for unconditional
     c.data.channels = 3
 
-    c.eval = ml_collections.ConfigDict(dict(every_steps=0, num_samples=50_000))  # 0: no in-training eval
+    # FID/IS/KID of EMA-G samples every `every_steps` (0: never during training;
+    # `--mode eval` still works); 50k samples as the BigGAN paper reports.
+    # inception_weights: pytorch-fid's .pth or a converted .npz; empty = download
+    # once into $JAXGAN_CACHE. stats_dir: where the data's statistics are cached
+    # (empty = the workdir).
+    c.eval = ml_collections.ConfigDict(dict(every_steps=0, num_samples=50_000, batch_size=200,
+                                            inception_weights="", stats_dir=""))
     c.ckpt = ml_collections.ConfigDict(dict(every_steps=1000, max_to_keep=3))
     c.log = ml_collections.ConfigDict(dict(every_steps=50))
     c.samples = ml_collections.ConfigDict(dict(every_steps=1000, num=64))  # EMA-G grids, fixed z and classes

@@ -33,7 +33,9 @@ def main(argv):
     elif _MODE.value == "sample":
         print(f"wrote {train.sample(config, _WORKDIR.value, _NUM_SAMPLES.value)}", flush=True)
     else:
-        train.evaluate(config, _WORKDIR.value)
+        import json
+
+        print(json.dumps(train.evaluate(config, _WORKDIR.value)), flush=True)
 
 
 if __name__ == "__main__":

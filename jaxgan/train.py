@@ -80,6 +80,50 @@ def _check_data(data: Any, trainer: Any, config: Any) -> None:
                          f"{trainer.num_classes}")
 
 
+class Evaluator:
+    """FID / IS / KID of EMA-generator samples against the training data's
+    Inception statistics (computed once, cached as .npz in `eval.stats_dir`,
+    default the workdir). The Inception weights are pytorch-fid's: from
+    `eval.inception_weights` if set, else downloaded once into the jaxgan cache."""
+
+    def __init__(self, config: Any, workdir: str, trainer: Any, mesh):
+        from jaxgan import eval as jeval  # Inception is only loaded when evaluating
+
+        self.config, self.trainer, self.jeval = config, trainer, jeval
+        e = config.eval
+        self.extractor = jeval.InceptionExtractor(weights_path=e.get("inception_weights") or None,
+                                                  batch_size=e.get("batch_size", 200), mesh=mesh)
+        self.num_samples = e.num_samples
+        self._sample = jax.jit(trainer.sample)
+        self._stats_dir = e.get("stats_dir") or workdir
+        self._reference = None
+
+    def reference(self) -> dict:
+        if self._reference is None:
+            d = self.config.data
+
+            def real_batches():  # only opened when the statistics are not cached yet
+                data = build_input(d, batch_size=self.extractor.batch_size, seed=self.config.seed,
+                                   process_index=jax.process_index(), process_count=jax.process_count())
+                return (b["image"] for b in data)
+
+            self._reference = self.jeval.reference_statistics(
+                self.extractor, real_batches, dataset=f"{d.source}-{d.get('name') or 'data'}",
+                split=d.get("split", "train"), resolution=self.trainer.image_shape[0], cache_dir=self._stats_dir,
+                num_images=self.num_samples)
+        return self._reference
+
+    def __call__(self, g_variables: Any) -> dict:
+        key = jax.random.fold_in(jax.random.key(self.config.seed), 2)
+
+        def generate(index, batch_size):
+            z, y = self.trainer.sample_inputs(jax.random.fold_in(key, index), batch_size)
+            return self._sample(g_variables, z, y)
+
+        return self.jeval.compute_metrics(generate, self.reference(), self.extractor, num_images=self.num_samples,
+                                          seed=self.config.seed)
+
+
 def train_and_evaluate(config: Any, workdir: str) -> dict:
     """Trains until config.train.num_steps, resuming from the workdir's latest
     checkpoint. Returns a summary: {'step', 'metrics', 'step_traces'}."""
@@ -113,6 +157,9 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
     num_steps = config.train.num_steps
     writer = writers.MetricWriter(workdir, num_steps, config.train.batch_size * trainer.num_batches_per_step,
                                   enabled=jax.process_index() == 0)
+    evaluator = Evaluator(config, workdir, trainer, mesh) if config.eval.every_steps else None
+    best = checkpoint.Checkpointer(workdir, 1, subdir="best") if evaluator else None
+    best_fid = float("inf")
     preemption = _Preemption()
     collection = None
     last_metrics: dict = {}
@@ -140,6 +187,12 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
             if config.samples.every_steps and (s % config.samples.every_steps == 0 or last):
                 grid = sampling.make_grid(sample(state.g_ema, z_fixed, y_fixed))
                 writer.write_image(s, "samples_ema", grid)
+            if evaluator and (s % config.eval.every_steps == 0 or s == num_steps):
+                scores = evaluator(state.g_ema)
+                writer.write_scalars(s, {f"eval/{k}": v for k, v in scores.items()})
+                if scores["fid"] < best_fid:  # keep the best generator by FID
+                    best_fid = scores["fid"]
+                    best.save(s, state, data.get_state(), force=True)
             # Re-read the flag here: SIGTERM may arrive while this step logs.
             if s % config.ckpt.every_steps == 0 or s == num_steps or preemption.requested:
                 ckpt.save(s, state, data.get_state(), force=True)
@@ -148,6 +201,8 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
                 break
     finally:
         ckpt.close()
+        if best is not None:
+            best.close()
         writer.close()
         preemption.restore()
     return {"step": int(state.step), "metrics": last_metrics, "step_traces": len(traces)}
@@ -172,3 +227,20 @@ def sample(config: Any, workdir: str, num: int | None = None) -> str:
     path = writer.write_image(int(state.step), "sample", grid)
     writer.close()
     return path
+
+
+def evaluate(config: Any, workdir: str) -> dict:
+    """FID / IS / KID of the latest checkpoint's EMA generator (config.eval
+    settings); written to metrics.jsonl and returned."""
+    mesh = parallel.make_mesh()
+    trainer = get_trainer(config)
+    ckpt = checkpoint.Checkpointer(workdir, config.ckpt.max_to_keep)
+    if ckpt.latest_step() is None:
+        raise FileNotFoundError(f"no checkpoint in {ckpt.directory}: train first (--mode train)")
+    state, _ = restore_or_create(trainer, config, mesh, ckpt)
+    ckpt.close()
+    scores = Evaluator(config, workdir, trainer, mesh)(state.g_ema)
+    writer = writers.MetricWriter(workdir, config.train.num_steps, 0, enabled=jax.process_index() == 0)
+    writer.write_scalars(int(state.step), {f"eval/{k}": v for k, v in scores.items()})
+    writer.close()
+    return {"step": int(state.step), **scores}

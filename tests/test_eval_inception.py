@@ -16,8 +16,8 @@ from unittest import mock
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-pytorch_fid_inception = pytest.importorskip("pytorch_fid.inception")
+import torch
+import pytorch_fid.inception as pytorch_fid_inception
 
 from jaxgan.eval import __main__ as eval_main
 from jaxgan.eval import features as feats_mod
@@ -188,7 +188,7 @@ def test_compute_metrics_and_reference_cache(extractor, tmp_path):
 
 
 def test_cli_on_image_folders(torch_reference, tmp_path, monkeypatch, capsys):
-    PIL = pytest.importorskip("PIL.Image")
+    import PIL.Image as PIL
     rng = np.random.default_rng(5)
     for name, gamma, n in (("a", 1.0, 8), ("b", 3.0, 8)):
         d = tmp_path / name

@@ -11,7 +11,7 @@ import pytest
 
 from jaxgan.convert import torch_checkpoint
 
-torch = pytest.importorskip("torch")
+import torch
 
 
 def _tensors():

@@ -184,3 +184,30 @@ def test_config_builds_full_size_and_smoke_variant_trains(name, tmp_path):
     assert summary["step"] == 2 and summary["step_traces"] == 1
     assert all(np.isfinite(v) for v in summary["metrics"].values())
     assert (tmp_path / "samples" / "samples_ema_00000002.png").exists()
+
+
+def test_in_training_evaluation_keeps_the_best_checkpoint_and_eval_mode(tmp_path, monkeypatch):
+    # Random Inception weights (real ones cannot be downloaded here): this checks
+    # the plumbing, not FID values; tests/test_eval_* check the metric itself.
+    from jaxgan.eval import inception, weights
+
+    monkeypatch.setenv("JAXGAN_CACHE", str(tmp_path / "cache"))
+    params = inception.FIDInceptionV3().init(jax.random.key(0), jnp.zeros((1, 75, 75, 3)))["params"]
+    weights.save_npz(jax.device_get(params), "random", tmp_path / "inception.npz")
+    config = load_config("biggan_128.py", "smoke")
+    with config.unlocked():
+        config.train.num_steps = 2
+        config.eval.every_steps = 2
+        config.eval.num_samples = 16
+        config.eval.batch_size = 8
+        config.eval.inception_weights = str(tmp_path / "inception.npz")
+    workdir = tmp_path / "run"
+    train.train_and_evaluate(config, str(workdir))
+    lines = [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines()]
+    scores = [l for l in lines if "eval/fid" in l]
+    assert len(scores) == 1 and scores[0]["step"] == 2 and scores[0]["eval/num_images"] == 16
+    assert np.isfinite(scores[0]["eval/fid"]) and "eval/kid_mean" in scores[0]
+    assert [p.name for p in (workdir / "best").iterdir() if p.name.isdigit()] == ["2"]
+    assert list(workdir.glob("fid_stats_*.npz"))  # the data's statistics, cached
+    again = train.evaluate(config, str(workdir))
+    assert again["step"] == 2 and again["fid"] == pytest.approx(scores[0]["eval/fid"], rel=1e-5)
