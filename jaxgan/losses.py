@@ -108,7 +108,18 @@ def orthogonal_regularization(params, exclude: Callable[[tuple[str, ...]], bool]
         if w.ndim < 2 or path[-1] == "embedding" or (exclude is not None and exclude(path)):
             continue
         m = _f32(w).reshape(-1, w.shape[-1])  # [fan_in, out]: the transpose of torch's view
-        gram = m.T @ m  # [out, out] = W W^T
-        off = gram * (1.0 - jnp.eye(gram.shape[0], dtype=gram.dtype))
-        total = total + 0.5 * jnp.sum(jnp.square(off))
+        total = total + 0.5 * _off_diagonal_gram_sq(m)
     return total
+
+
+def _off_diagonal_gram_sq(m: Array) -> Array:
+    """||W W^T * (1 - I)||_F^2 for W = m.T, without an [out, out] matrix when
+    out > fan_in (BigGAN's first linear layer has out = 16 * 16 * ch, where the
+    direct form would be a 24576 x 24576 Gram matrix): ||W W^T||_F = ||W^T W||_F,
+    and the diagonal of W W^T holds the squared row norms."""
+    fan_in, out = m.shape
+    if out <= fan_in:
+        gram = m.T @ m  # [out, out] = W W^T
+        return jnp.sum(jnp.square(gram)) - jnp.sum(jnp.square(jnp.diagonal(gram)))
+    small = m @ m.T  # [fan_in, fan_in] = W^T W
+    return jnp.sum(jnp.square(small)) - jnp.sum(jnp.square(jnp.sum(jnp.square(m), axis=0)))

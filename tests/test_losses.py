@@ -59,6 +59,14 @@ def test_orthogonal_regularization_gradient_is_biggan_pytorchs():
     np.testing.assert_allclose(ours, torch_grad, rtol=1e-4, atol=1e-4)
     # Biases and embeddings are left alone.
     assert not np.any(grads["block"]["conv"]["bias"]) and not np.any(grads["shared"]["embedding"])
+    # A layer with more outputs than inputs (BigGAN's first linear) takes the
+    # small-Gram route; same value and gradient as the direct form.
+    tall = rng.normal(size=(6, 40)).astype(np.float32)  # [fan_in, out]
+    value, grad = jax.value_and_grad(losses.orthogonal_regularization)({"linear": {"kernel": tall}})
+    w = tall.T
+    off = (w @ w.T) * (1 - np.eye(40))
+    np.testing.assert_allclose(value, 0.5 * np.sum(off ** 2), rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(grad["linear"]["kernel"]).T, 2 * off @ w, rtol=1e-4, atol=1e-3)
     # An orthogonal matrix costs nothing.
     q, _ = np.linalg.qr(rng.normal(size=(16, 8)))
     assert float(losses.orthogonal_regularization({"k": q.astype(np.float32)})) < 1e-10
