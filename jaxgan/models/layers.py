@@ -159,14 +159,66 @@ class SNConv(nn.Module):
         kernel = self.param("kernel", self.kernel_init, shape, jnp.float32)
         if self.sn is not None:
             kernel = spectral_normalize(self, kernel.reshape(-1, self.features), self.sn, train).reshape(shape)
-        y = jax.lax.conv_general_dilated(
-            x.astype(self.dtype),
-            kernel.astype(self.dtype),
-            window_strides=(1, 1),
-            padding="SAME",
-            dimension_numbers=("NHWC", "HWIO", "NHWC"),
-        )
+        y = conv2d_same(x.astype(self.dtype), kernel.astype(self.dtype))
         return _add_bias(self, y)
+
+
+# --------------------------------------------------------------------------
+# Convolution
+
+
+def _conv2d_same_xla(x: Array, kernel: Array) -> Array:
+    return jax.lax.conv_general_dilated(x, kernel, window_strides=(1, 1), padding="SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+@jax.custom_vjp
+def _conv2d_same_cpu(x: Array, kernel: Array) -> Array:
+    return _conv2d_same_xla(x, kernel)
+
+
+def _conv2d_same_cpu_fwd(x, kernel):
+    return _conv2d_same_xla(x, kernel), (x, kernel)
+
+
+def _conv2d_same_cpu_bwd(res, dy):
+    x, kernel = res
+    kh, kw = kernel.shape[:2]
+    # dx: a plain forward convolution of dy with the flipped, in/out-swapped
+    # kernel (in HWIO layout), which XLA:CPU runs through its fast convolution
+    # path; its own input-gradient convolution (kernel in HWOI) is ~5x slower.
+    flipped = jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2)
+    dx = jax.lax.conv_general_dilated(dy, flipped, (1, 1), ((kh // 2, (kh - 1) // 2), (kw // 2, (kw - 1) // 2)),
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    # dW[i, j] = sum over n, h, w of x_padded[n, h+i, w+j, :]^T dy[n, h, w, :]:
+    # one matrix product per kernel tap instead of XLA:CPU's weight-gradient
+    # convolution, which is 3-5x slower than its forward convolution at large
+    # spatial sizes (e.g. 16x64x64x192, 3x3: 3.5-7.8 s vs 0.7 s forward).
+    xp = jnp.pad(x, ((0, 0), ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2), (0, 0)))
+    n, h, w, c = x.shape
+    # dy^T is transposed once and is the left operand of every product: XLA's
+    # CPU dots want the contracted axis last on the left, so putting the
+    # (9 different) x windows on the right avoids 9 transposed copies.
+    dy_t = dy.reshape(n * h * w, -1).T
+    taps = [jnp.matmul(dy_t, xp[:, i:i + h, j:j + w].reshape(n * h * w, c), preferred_element_type=jnp.float32)
+            for i in range(kh) for j in range(kw)]
+    dkernel = jnp.stack(taps).reshape(kh, kw, -1, c).transpose(0, 1, 3, 2).astype(kernel.dtype)
+    return dx, dkernel
+
+
+_conv2d_same_cpu.defvjp(_conv2d_same_cpu_fwd, _conv2d_same_cpu_bwd)
+
+
+def conv2d_same(x: Array, kernel: Array) -> Array:
+    """Stride-1 'SAME' convolution, NHWC x HWIO -> NHWC.
+
+    On the CPU backend the kernel gradient is computed as per-tap matrix
+    products (a custom VJP): same values up to float rounding, 2-5x faster
+    training on CPU. Accelerators use XLA's own convolution gradients.
+    """
+    if jax.default_backend() == "cpu":
+        return _conv2d_same_cpu(x, kernel)
+    return _conv2d_same_xla(x, kernel)
 
 
 def lookup(table: Array, labels: Array) -> Array:
