@@ -15,7 +15,6 @@ updates + 1 G update + EMA on synthetic data (no input pipeline cost).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -27,17 +26,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from jaxgan import parallel, train  # noqa: E402
+from jaxgan import config_base, parallel, train  # noqa: E402
 from jaxgan.models.layers import count_params  # noqa: E402
 from jaxgan.trainers import get_trainer  # noqa: E402
-
-
-def load_config(path: str):
-    path, _, variant = path.partition(":")
-    spec = importlib.util.spec_from_file_location("bench_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
 
 
 def main(argv=None):
@@ -52,7 +43,7 @@ def main(argv=None):
     p.add_argument("--dry-run", action="store_true", help="compile and count, do not run")
     args = p.parse_args(argv)
 
-    config = load_config(args.config)
+    config = config_base.load(args.config)
     with config.unlocked():
         if args.batch:
             config.train.batch_size = args.batch

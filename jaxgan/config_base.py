@@ -12,6 +12,9 @@ optim.d, data, eval, ckpt.every_steps, log.every_steps.
 
 from __future__ import annotations
 
+import importlib.util
+import os
+
 import ml_collections
 
 
@@ -99,3 +102,15 @@ def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.samples.every_steps = 2
     c.samples.num = 4
     return c
+
+
+def load(path: str) -> ml_collections.ConfigDict:
+    """The config of an experiment file, `configs/NAME.py[:variant]`, as
+    `--config` reads it (for scripts that take a config path)."""
+    path, _, variant = path.partition(":")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no config file {path}")
+    spec = importlib.util.spec_from_file_location(f"jaxgan_config_{os.path.basename(path)[:-3]}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(variant)

@@ -26,6 +26,10 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     logging.getLogger().setLevel(logging.INFO)
+    # jaxgan's own messages (resume, preemption, bad images) stay; the per-save
+    # chatter of Orbax (absl logging) and JAX's backend probing do not.
+    for name in ("absl", "jax"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     config = _CONFIG.value
     if _MODE.value == "train":
         summary = train.train_and_evaluate(config, _WORKDIR.value)

@@ -208,7 +208,7 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
     return {"step": int(state.step), "metrics": last_metrics, "step_traces": len(traces)}
 
 
-def _latest(config: Any, workdir: str):
+def restore_latest(config: Any, workdir: str):
     """(trainer, mesh, state) of the workdir's latest checkpoint; raises if there is none."""
     mesh = parallel.make_mesh()
     trainer = get_trainer(config)
@@ -222,7 +222,7 @@ def _latest(config: Any, workdir: str):
 
 def sample(config: Any, workdir: str, num: int | None = None) -> str:
     """Writes a grid of EMA-G samples from the latest checkpoint; returns its path."""
-    trainer, _, state = _latest(config, workdir)
+    trainer, _, state = restore_latest(config, workdir)
     if num:
         config = config.copy_and_resolve_references()
         with config.unlocked():
@@ -238,7 +238,7 @@ def sample(config: Any, workdir: str, num: int | None = None) -> str:
 def evaluate(config: Any, workdir: str) -> dict:
     """FID / IS / KID of the latest checkpoint's EMA generator (config.eval
     settings); written to metrics.jsonl and returned."""
-    trainer, mesh, state = _latest(config, workdir)
+    trainer, mesh, state = restore_latest(config, workdir)
     scores = Evaluator(config, workdir, trainer, mesh)(state.g_ema)
     writer = writers.MetricWriter(workdir, config.train.num_steps, 0, enabled=jax.process_index() == 0)
     writer.write_scalars(int(state.step), {f"eval/{k}": v for k, v in scores.items()})

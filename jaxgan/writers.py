@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import time
 from typing import Any, Mapping
 
@@ -64,7 +63,6 @@ class MetricWriter:
             eta = (self.total_steps - step) / max(scalars["steps_per_s"], 1e-9)
             parts += [f"{scalars['images_per_s']:.1f} img/s", f"{scalars['steps_per_s']:.3g} steps/s",
                       f"ETA {_format_duration(eta)}"]
-        logging.info(" | ".join(parts))
         print(" | ".join(parts), flush=True)
 
     def write_image(self, step: int, name: str, image: np.ndarray) -> str | None:

@@ -2,7 +2,9 @@
 process restart, no recompilation, every config loads and its smoke variant
 trains, sample mode, preemption."""
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import signal
@@ -16,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import checkpoint, parallel, train
+from jaxgan import checkpoint, config_base, parallel, train
 from jaxgan.trainers import get_trainer
 from jaxgan.trainers.biggan import build_models
 
@@ -25,10 +27,7 @@ CONFIGS = sorted(p.name for p in (REPO / "configs").glob("*.py"))
 
 
 def load_config(name: str, variant: str = ""):
-    spec = importlib.util.spec_from_file_location(name[:-3], REPO / "configs" / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
+    return config_base.load(f"{REPO / 'configs' / name}:{variant}")
 
 
 def _leaves_close(a, b, atol):
@@ -188,6 +187,22 @@ def test_config_builds_full_size_and_smoke_variant_trains(name, tmp_path):
     assert (tmp_path / "samples" / "samples_ema_00000002.png").exists()
     state, _ = _restore(tmp_path, smoke, 2)
     assert all(x.dtype == jnp.float32 for x in jax.tree_util.tree_leaves((state.g, state.d, state.g_ema)))
+    if name == "quickstart.py":  # its quality benchmark runs on the checkpoint (1 classifier epoch)
+        quality = _quickstart_quality(["--workdir", str(tmp_path), "--config", f"{REPO}/configs/quickstart.py:smoke",
+                                       "--epochs", "1", "--num-samples", "20"])
+        assert quality["step"] == 2 and quality["num_samples"] == 20
+        assert 0.5 < quality["classifier_accuracy"] <= 1 and 0 <= quality["class_accuracy"] <= 1
+        assert quality["frechet_distance"] > quality["real_frechet_distance"] > 0
+
+
+def _quickstart_quality(argv):
+    spec = importlib.util.spec_from_file_location("quickstart_quality", REPO / "benchmarks" / "quickstart_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        module.main(argv)
+    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 def test_in_training_evaluation_keeps_the_best_checkpoint_and_eval_mode(tmp_path, monkeypatch):
