@@ -19,6 +19,7 @@ from clu import metrics as clu_metrics
 
 from jaxgan import checkpoint, parallel, sampling, writers
 from jaxgan.data import build_input
+from jaxgan.models.layers import count_params
 from jaxgan.trainers import get_trainer
 
 
@@ -45,22 +46,29 @@ def restore_or_create(trainer: Any, config: Any, mesh, ckpt: checkpoint.Checkpoi
 
 
 class _Preemption:
-    """Turns SIGTERM (preemption notice on Cloud TPU / SLURM) into a flag the
-    loop checks after each step, so it saves a checkpoint and exits cleanly."""
+    """Turns SIGTERM (preemption notice on Cloud TPU / SLURM) and a first Ctrl-C
+    (SIGINT) into a flag the loop checks after each step, so it saves a
+    checkpoint and exits cleanly. A second Ctrl-C interrupts at once."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self):
         self.requested = False
-        self._previous = None
+        self._previous = {}
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
 
     def _handle(self, signum, frame):
-        logging.warning("SIGTERM received: saving a checkpoint after this step, then exiting")
+        name = signal.Signals(signum).name
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        logging.warning("%s received: saving a checkpoint after this step, then exiting%s", name,
+                        " (Ctrl-C again to stop now)" if signum == signal.SIGINT else "")
         self.requested = True
 
     def restore(self):
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
 
 
 def _fixed_sample_inputs(trainer: Any, config: Any):
@@ -140,6 +148,10 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
     if data_state:
         data.set_state(data_state)
     start = int(state.step)
+    logging.info("%s from step %d to %d: G %s and D %s params, batch %d on %d %s device(s); the first step "
+                 "compiles (can take a minute on a CPU)", "resuming" if start else "training", start,
+                 config.train.num_steps, f"{count_params(state.g['params']):,}", f"{count_params(state.d['params']):,}",
+                 config.train.batch_size, jax.device_count(), jax.default_backend())
 
     traces = []
 
@@ -197,7 +209,7 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
             if s % config.ckpt.every_steps == 0 or s == num_steps or preemption.requested:
                 ckpt.save(s, state, data.get_state(), force=True)
             if preemption.requested:
-                logging.warning("stopping at step %d after SIGTERM; checkpoint saved", s)
+                logging.warning("stopping at step %d; checkpoint saved, the same command resumes from it", s)
                 break
     finally:
         ckpt.close()

@@ -143,7 +143,8 @@ def test_sample_mode_writes_a_grid(straight_run):
     assert Path(path).name == "sample_00000004.png" and Path(path).stat().st_size > 0
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_saves_a_checkpoint_and_exits_cleanly(sig, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "jaxgan.main", "--config", "configs/biggan_128.py:smoke",
                              "--workdir", str(tmp_path), "--config.train.num_steps=100000",
                              "--config.ckpt.every_steps=100000", "--config.samples.every_steps=0"],
@@ -153,7 +154,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         if line.startswith("step 2/"):
             break
         assert time.time() < deadline
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out[-3000:]
     steps = [int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()]
