@@ -21,14 +21,18 @@ DATA_AXIS = "data"
 def maybe_initialize_distributed() -> None:
     """`jax.distributed.initialize()` when this is one process of several.
 
-    On Cloud TPU VMs and SLURM/Open MPI clusters JAX discovers the cluster
-    itself; elsewhere set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
-    JAX_PROCESS_ID. A single process with none of those does nothing.
+    On SLURM / Open MPI clusters and GKE TPU pods JAX discovers the cluster
+    itself from their variables. A Cloud TPU VM sets none (JAX reads the slice
+    from the metadata server), so launch/tpu_vm.py exports JAXGAN_DISTRIBUTED=1,
+    which asks for the same auto-detection. Elsewhere set JAX_COORDINATOR_ADDRESS,
+    JAX_NUM_PROCESSES and JAX_PROCESS_ID. A single process with none of those
+    does nothing.
     """
     if jax.distributed.is_initialized():
         return
     explicit = "JAX_COORDINATOR_ADDRESS" in os.environ
-    managed = any(k in os.environ for k in ("TPU_WORKER_HOSTNAMES", "SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE"))
+    managed = os.environ.get("JAXGAN_DISTRIBUTED") == "1" or any(
+        k in os.environ for k in ("TPU_WORKER_HOSTNAMES", "SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE"))
     if explicit:
         jax.distributed.initialize(
             coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"],
