@@ -82,3 +82,21 @@ def global_batch(host_batch: Any, mesh: Mesh, leading: int = 0) -> Any:
     sharding = batch_sharding(mesh, leading)
     return jax.tree_util.tree_map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)),
                                   host_batch)
+
+
+def allgather_json(obj: Any) -> list:
+    """Every process's JSON-serialisable `obj`, in process order (e.g. each
+    host's input-pipeline state, which differs per host). Collective: all
+    processes must call it."""
+    if jax.process_count() == 1:
+        return [obj]
+    import json
+
+    from jax.experimental import multihost_utils
+
+    data = np.frombuffer(json.dumps(obj).encode(), np.uint8)
+    lengths = multihost_utils.process_allgather(np.array([data.size], np.int32))
+    padded = np.zeros(int(lengths.max()), np.uint8)
+    padded[:data.size] = data
+    gathered = multihost_utils.process_allgather(padded)
+    return [json.loads(bytes(row[:int(n)]).decode()) for row, n in zip(gathered, lengths.reshape(-1))]

@@ -132,6 +132,25 @@ class Evaluator:
                                           seed=self.config.seed)
 
 
+def _data_states(data: Any) -> dict:
+    """Every process's input-pipeline state (each host reads its own shard), for
+    the checkpoint. Collective: all processes call it."""
+    return {"process_count": jax.process_count(), "processes": parallel.allgather_json(data.get_state())}
+
+
+def _restore_data_state(data: Any, saved: dict) -> None:
+    """Puts this process's pipeline where the checkpoint left it; a run resumed
+    on a different number of processes starts its shards afresh (the hosts'
+    shards differ, so there is no exact position to resume)."""
+    if "processes" not in saved:  # checkpoints before per-process states: one process's state
+        saved = {"process_count": 1, "processes": [saved]}
+    if saved["process_count"] != jax.process_count():
+        logging.warning("the checkpoint was written by %d processes, this run has %d: the input pipeline "
+                        "starts from the beginning of its shard", saved["process_count"], jax.process_count())
+        return
+    data.set_state(saved["processes"][jax.process_index()])
+
+
 def train_and_evaluate(config: Any, workdir: str) -> dict:
     """Trains until config.train.num_steps, resuming from the workdir's latest
     checkpoint. Returns a summary: {'step', 'metrics', 'step_traces'}."""
@@ -146,7 +165,7 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
     ckpt = checkpoint.Checkpointer(workdir, config.ckpt.max_to_keep, checkpoint.config_to_json(config))
     state, data_state = restore_or_create(trainer, config, mesh, ckpt)
     if data_state:
-        data.set_state(data_state)
+        _restore_data_state(data, data_state)
     start = int(state.step)
     logging.info("%s from step %d to %d: G %s and D %s params, batch %d on %d %s device(s); the first step "
                  "compiles (can take a minute on a CPU)", "resuming" if start else "training", start,
@@ -204,10 +223,10 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
                 writer.write_scalars(s, {f"eval/{k}": v for k, v in scores.items()})
                 if scores["fid"] < best_fid:  # keep the best generator by FID
                     best_fid = scores["fid"]
-                    best.save(s, state, data.get_state(), force=True)
+                    best.save(s, state, _data_states(data), force=True)
             # Re-read the flag here: SIGTERM may arrive while this step logs.
             if s % config.ckpt.every_steps == 0 or s == num_steps or preemption.requested:
-                ckpt.save(s, state, data.get_state(), force=True)
+                ckpt.save(s, state, _data_states(data), force=True)
             if preemption.requested:
                 logging.warning("stopping at step %d; checkpoint saved, the same command resumes from it", s)
                 break

@@ -132,7 +132,7 @@ def test_resume_after_process_exit_is_exact(straight_run, tmp_path):
     assert "resumed from step 2" in second.stderr
     straight, straight_data = _restore(straight_dir, config, 4)
     resumed, resumed_data = _restore(tmp_path, config, 4)
-    assert straight_data == resumed_data == {"step": 4}
+    assert straight_data == resumed_data == {"process_count": 1, "processes": [{"step": 4}]}
     # params, BN/SN state, both optimizers, EMA, step and rng: all equal.
     _leaves_close(straight, resumed, atol=0)
 

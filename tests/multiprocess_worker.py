@@ -1,0 +1,98 @@
+"""One process of tests/test_multiprocess.py (run as a script, not collected).
+
+    python tests/multiprocess_worker.py MODE WORKDIR OUT_NPZ [--devices N]
+
+MODE:
+- train: a training run as one process of several; the coordinator, process
+  count and id come from JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES /
+  JAX_PROCESS_ID, which jaxgan.parallel reads.
+- reference: one process whose input yields, at every step, the concatenation
+  of the batches that processes 0 and 1 of a 2-process run read: the same
+  global batches, on one process.
+- restore: one process restores the latest checkpoint of WORKDIR, saves it, then
+  trains two steps more from it.
+Writes the final state's leaves to OUT_NPZ (process 0's file only names it).
+"""
+
+import os
+import sys
+
+DEVICES = int(sys.argv[sys.argv.index("--devices") + 1]) if "--devices" in sys.argv else 8
+# Before jax is imported: this process's own number of fake CPU devices.
+flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if "force_host_platform_device_count" not in f]
+os.environ["XLA_FLAGS"] = " ".join(flags + [f"--xla_force_host_platform_device_count={DEVICES}"])
+os.environ["JAX_PLATFORMS"] = "cpu"
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from jaxgan import config_base, train  # noqa: E402
+from jaxgan.data import build_input  # noqa: E402
+
+CONFIG = "configs/quickstart.py:smoke"  # the MNIST-5k digits through the real input pipeline
+
+
+def save_state(state, path):
+    leaves = jax.tree_util.tree_leaves_with_path(state)
+    np.savez(path, **{jax.tree_util.keystr(k): np.asarray(v.addressable_data(0)) for k, v in leaves})
+
+
+class BothShards:
+    """Yields process 0's and process 1's host batches (of a 2-process run) as one batch."""
+
+    def __init__(self, data_config, *, batch_size, seed, process_index, process_count):
+        assert (process_index, process_count) == (0, 1)
+        self.shards = [build_input(data_config, batch_size=batch_size // 2, seed=seed, process_index=i,
+                                   process_count=2) for i in range(2)]
+        self.num_classes, self.image_shape = self.shards[0].num_classes, self.shards[0].image_shape
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        parts = [next(s) for s in self.shards]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def get_state(self):
+        return {"shards": [s.get_state() for s in self.shards]}
+
+    def set_state(self, state):
+        for s, st in zip(self.shards, state["shards"]):
+            s.set_state(st)
+
+
+def main():
+    mode, workdir, out = sys.argv[1:4]
+    config = config_base.load(CONFIG)
+    with config.unlocked():
+        # G's conv biases feed BatchNorm, so their gradient is zero up to rounding, and
+        # rounding differs with the order of the all-reduce (gloo across processes,
+        # in-process otherwise). Adam with eps 1e-6 turns that noise into lr-sized steps
+        # of random sign; a larger eps keeps such noise from being amplified, while the
+        # real gradients still move the parameters.
+        config.optim.g.eps = config.optim.d.eps = 1e-3
+    if mode == "train":
+        state = None
+        train.train_and_evaluate(config, workdir)
+        _, _, state = train.restore_latest(config, workdir)
+        save_state(state, out.replace(".npz", f"_{jax.process_index()}.npz"))
+    elif mode == "reference":
+        train.build_input = BothShards
+        train.train_and_evaluate(config, workdir)
+        _, _, state = train.restore_latest(config, workdir)
+        save_state(state, out)
+    elif mode == "restore":
+        _, _, state = train.restore_latest(config, workdir)
+        save_state(state, out)
+        with config.unlocked():
+            config.train.num_steps += 2
+        summary = train.train_and_evaluate(config, workdir)
+        print(f"resumed to step {summary['step']}", flush=True)
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+    print(f"process {jax.process_index()} of {jax.process_count()}, {jax.device_count()} devices: done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
