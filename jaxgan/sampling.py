@@ -1,9 +1,37 @@
-"""Turning generator outputs into pictures, and sampling helpers."""
+"""Turning generator outputs into pictures, and sampling helpers.
+
+Everything here is a pure function of its inputs (numpy / jax in, numpy / jax
+or files out), so it serves the train loop, `--mode sample`, evaluation and the
+Colab notebook alike. Images are NHWC floats in [-1, 1], as every jaxgan G
+returns them.
+
+Truncation comes in two conventions that give different numbers for the same
+value, so they carry different names:
+
+- `truncated_normal_z(key, shape, psi)`: DeepMind's BigGAN-deep / TF-Hub
+  convention, the one pytorch-pretrained-biggan's pretrained models and their
+  standing statistics are indexed by: z ~ N(0, 1) truncated to [-2, 2], then
+  multiplied by psi in [0, 1].
+- `resampled_normal_z(key, shape, threshold)`: the BigGAN paper's "truncation
+  trick" (values with |z| > threshold are resampled until they fall inside),
+  not rescaled, so `threshold` is the bound itself.
+"""
 
 from __future__ import annotations
 
+import io
+from typing import Sequence
+
 import jax
+import jax.numpy as jnp
 import numpy as np
+from etils import epath
+
+Array = jax.Array
+
+
+# --------------------------------------------------------------------------
+# Pictures
 
 
 def to_uint8(images) -> np.ndarray:
@@ -24,3 +52,222 @@ def make_grid(images, ncol: int | None = None, pad: int = 2) -> np.ndarray:
         r, col = divmod(i, ncol)
         grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = image
     return grid
+
+
+# --------------------------------------------------------------------------
+# Truncation
+
+
+def _check_scalar(name: str, value, low: float, high: float, low_open: bool) -> None:
+    """Range check for Python numbers; traced values pass unchecked."""
+    if isinstance(value, (int, float, np.floating, np.integer)):
+        bad = value <= low if low_open else value < low
+        if bad or value > high:
+            interval = f"{'(' if low_open else '['}{low}, {high}]"
+            raise ValueError(f"{name} must be in {interval}, got {value}")
+
+
+def truncated_normal_z(key: Array, shape: Sequence[int], psi: float, dtype=jnp.float32) -> Array:
+    """z for truncation `psi`, DeepMind's BigGAN-deep convention.
+
+    Draws from a standard normal truncated to [-2, 2] and multiplies by `psi`,
+    so every value lies in [-2 psi, 2 psi] and psi -> 0 shrinks z towards 0.
+    This is what DeepMind's TF-Hub BigGAN / BigGAN-deep Colab does
+    (`truncated_z_sample`: `truncation * truncnorm.rvs(-2, 2, ...)`), what
+    pytorch-pretrained-biggan's `utils.truncated_noise_sample(batch_size,
+    dim_z, truncation)` does (the same scipy call), and what BigGAN-PyTorch's
+    `TFHub/biggan.py: truncated_z_sample` copies. The pretrained BigGAN-deep
+    models take z of 128 dims and expect the same `psi` here and
+    in their standing statistics (`ConvertedGenerator.variables(truncation)`
+    in jaxgan.convert.pytorch_pretrained_biggan): pass the same number to both.
+
+    psi must be in [0, 1]; psi = 0 gives z = 0, the limit of truncation: one
+    image per class (the converted model's standing statistics need psi > 0,
+    use its smallest nonzero one, 1 / (n_stats - 1), for them).
+    """
+    _check_scalar("psi", psi, 0.0, 1.0, low_open=False)
+    return jax.random.truncated_normal(key, -2.0, 2.0, tuple(shape), dtype) * jnp.asarray(psi, dtype)
+
+
+def resampled_normal_z(key: Array, shape: Sequence[int], threshold: float, dtype=jnp.float32) -> Array:
+    """z with every value in [-threshold, threshold], the BigGAN paper's convention.
+
+    Brock et al. 2019 (Large Scale GAN Training..., Sec. 3.1) truncate "by
+    resampling the values with magnitude above a chosen threshold". Redrawing a
+    standard normal until |z| <= threshold gives exactly the standard normal
+    conditioned on |z| <= threshold, i.e. scipy's truncnorm(-threshold,
+    threshold); this draws from that distribution directly
+    (jax.random.truncated_normal, inverse-CDF), so there is no loop and no
+    unbounded cost for small thresholds. The values are not rescaled:
+    threshold 0.5 gives values in [-0.5, 0.5] with std truncnorm(-0.5, 0.5).std().
+
+    Not BigGAN-PyTorch's own sweep: its `sample.py --sample_trunc_curves`
+    varies `z_.var` (utils.py `Distribution.sample_`, `normal_(mean, var)`),
+    i.e. it scales an untruncated normal. And not `truncated_normal_z`: there
+    the bound is fixed at 2 and psi scales the values.
+    """
+    _check_scalar("threshold", threshold, 0.0, float("inf"), low_open=True)
+    t = jnp.asarray(threshold, dtype)
+    return jax.random.truncated_normal(key, -t, t, tuple(shape), dtype)
+
+
+# --------------------------------------------------------------------------
+# Interpolation
+
+
+def _steps(n: int, ndim: int, dtype) -> Array:
+    if n < 2:
+        raise ValueError(f"n must be at least 2 (both end points), got {n}")
+    return jnp.linspace(0.0, 1.0, n, dtype=dtype).reshape((n,) + (1,) * ndim)
+
+
+def lerp(a, b, n: int) -> Array:
+    """n points from a to b inclusive, linearly spaced, along a new leading
+    axis: [n, *a.shape]. Row 0 is a and row n-1 is b exactly.
+
+    BigGAN-PyTorch's utils.py `interp(x0, x1, num_midpoints)` is this with
+    n = num_midpoints + 2 (it adds the steps on axis 1 instead)."""
+    a, b = jnp.asarray(a), jnp.asarray(b)
+    a, b = jnp.broadcast_arrays(a, b)
+    dtype = jnp.result_type(a.dtype, jnp.float32)
+    t = _steps(n, a.ndim, dtype)
+    return (1.0 - t) * a.astype(dtype) + t * b.astype(dtype)
+
+
+def slerp(a, b, n: int, eps: float = 1e-6) -> Array:
+    """n points from a to b inclusive along the great circle, per row: a, b
+    are [..., D] and each row (last axis) is interpolated on its own; returns
+    [n, ..., D].
+
+    The spherical interpolation of Shoemake (1985) as White (2016, "Sampling
+    Generative Networks") uses it for GAN latents:
+        slerp(a, b; t) = sin((1 - t) w) / sin w * a + sin(t w) / sin w * b,
+    with w the angle between a and b. Unit vectors stay on the unit sphere;
+    vectors of equal norm r stay on the sphere of radius r (what Gaussian z of
+    high dimension nearly are, where lerp's midpoints would fall inside, to
+    norms z never has). Where sin w < eps (a and b parallel, or opposite)
+    the row falls back to lerp; for opposite vectors that passes through 0,
+    as any choice of great circle would be arbitrary.
+    """
+    a, b = jnp.asarray(a), jnp.asarray(b)
+    a, b = jnp.broadcast_arrays(a, b)
+    dtype = jnp.result_type(a.dtype, jnp.float32)
+    a, b = a.astype(dtype), b.astype(dtype)
+    t = _steps(n, a.ndim, dtype)
+    norm = lambda v: jnp.linalg.norm(v, axis=-1, keepdims=True)
+    tiny = jnp.finfo(dtype).tiny
+    a_hat, b_hat = a / jnp.maximum(norm(a), tiny), b / jnp.maximum(norm(b), tiny)
+    # The angle from atan2(|a^ - b^|, |a^ + b^|) * 2 keeps precision near 0 and pi,
+    # where arccos of the dot product loses it.
+    omega = 2.0 * jnp.arctan2(norm(a_hat - b_hat), norm(a_hat + b_hat))
+    sin_omega = jnp.sin(omega)
+    parallel = sin_omega < eps
+    safe = jnp.where(parallel, 1.0, sin_omega)
+    spherical = (jnp.sin((1.0 - t) * omega) / safe) * a + (jnp.sin(t * omega) / safe) * b
+    linear = (1.0 - t) * a + t * b
+    out = jnp.where(parallel, linear, spherical)
+    # End points exactly, whatever rounding sin(w) / sin(w) does.
+    return out.at[0].set(a).at[-1].set(b)
+
+
+def class_vectors(y, num_classes: int | None = None) -> Array:
+    """Class inputs as float vectors [..., num_classes]: integer labels become
+    one-hot rows, float vectors (one-hot or soft) are returned as float32."""
+    y = jnp.asarray(y)
+    if jnp.issubdtype(y.dtype, jnp.integer):
+        if num_classes is None:
+            raise ValueError("integer labels need num_classes to become one-hot vectors")
+        return jax.nn.one_hot(y, num_classes, dtype=jnp.float32)
+    if num_classes is not None and y.shape[-1] != num_classes:
+        raise ValueError(f"class vectors have {y.shape[-1]} entries, num_classes is {num_classes}")
+    return y.astype(jnp.float32)
+
+
+def interpolate_z_and_classes(z0, z1, y0=None, y1=None, n: int = 8, mode: str = "slerp",
+                              num_classes: int | None = None) -> tuple[Array, Array | None]:
+    """Inputs for an interpolation from (z0, y0) to (z1, y1) in n steps.
+
+    z0, z1: [D] or a batch [B, D]. y0, y1: integer labels (scalar / [B]) or
+    class vectors ([C] / [B, C], one-hot or soft); None for an unconditional G.
+    Fix z (z0 is z1) to morph the class, fix the class (y0 == y1) to move in z.
+
+    Returns (z, y) with the steps on a new leading axis: z [n, (B,) D] by
+    `mode` ('slerp' or 'lerp'), y [n, (B,) C] float class weights, always
+    linear: the class embedding is linear in the one-hot vector (jaxgan's
+    `layers.lookup`, pytorch-pretrained-biggan's `embeddings` Linear), so
+    lerp of one-hot vectors is lerp of class embeddings, what BigGAN-PyTorch's
+    `interp_sheet` does with `G.shared(y)`. The weights at each step sum to 1.
+
+    jaxgan's BigGAN and BigGAN-deep generators take these float vectors as y
+    directly (an integer y is looked up, a float [N, C] y is multiplied by the
+    embedding table). For one frame per step: `G(z[i], y[i])`; for one sheet
+    with a row per pair: `z.swapaxes(0, 1).reshape(-1, D)` and `ncol=n`.
+    """
+    if mode not in ("slerp", "lerp"):
+        raise ValueError(f"mode must be 'slerp' or 'lerp', got {mode!r}")
+    z = (slerp if mode == "slerp" else lerp)(z0, z1, n)
+    if (y0 is None) != (y1 is None):
+        raise ValueError("pass both y0 and y1, or neither (unconditional G)")
+    if y0 is None:
+        return z, None
+    c0, c1 = class_vectors(y0, num_classes), class_vectors(y1, num_classes)
+    return z, lerp(c0, c1, n).astype(jnp.float32)
+
+
+# --------------------------------------------------------------------------
+# Files (local paths or anything etils.epath opens, e.g. gs://)
+
+
+def _write(path, data: bytes) -> str:
+    path = epath.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return str(path)
+
+
+def _pil(picture: np.ndarray):
+    from PIL import Image
+
+    return Image.fromarray(picture.squeeze(-1) if picture.shape[-1] == 1 else picture)
+
+
+def save_png(path, images, ncol: int | None = None, pad: int = 2) -> str:
+    """Saves [N, H, W, C] images in [-1, 1] as one PNG grid (`make_grid`);
+    returns the path."""
+    buf = io.BytesIO()
+    _pil(make_grid(images, ncol, pad)).save(buf, format="PNG")
+    return _write(path, buf.getvalue())
+
+
+def save_gif(path, frames, duration_ms: int = 100, ncol: int | None = None, pad: int = 2,
+             loop: int = 0) -> str:
+    """Saves an animated GIF, one frame per [N, H, W, C] batch in `frames`
+    (each in [-1, 1], tiled by `make_grid`; all batches the same shape), shown
+    `duration_ms` each, looping `loop` times (0: forever). Returns the path.
+
+    GIF holds 256 colours per frame, so Pillow quantises each one. Pillow also
+    merges a frame identical to the one before into it (adding the durations),
+    so a still stretch of an interpolation gives fewer, longer frames."""
+    pictures = [_pil(make_grid(frame, ncol, pad)) for frame in frames]
+    if not pictures:
+        raise ValueError("no frames")
+    buf = io.BytesIO()
+    pictures[0].save(buf, format="GIF", save_all=True, append_images=pictures[1:],
+                     duration=int(duration_ms), loop=int(loop))
+    return _write(path, buf.getvalue())
+
+
+def save_npz(path, images, labels=None) -> str:
+    """Saves samples for evaluation as .npz: 'x' uint8 [N, H, W, C] (NHWC, as
+    jaxgan's data pipeline; BigGAN-PyTorch's sample.py `--sample_npz` writes
+    the same keys, in NCHW) and, when given, 'y' int64 [N] labels or float
+    class vectors as given. Returns the path; read back with np.load."""
+    arrays = {"x": to_uint8(images)}
+    if labels is not None:
+        labels = np.asarray(jax.device_get(labels))
+        if len(labels) != len(arrays["x"]):
+            raise ValueError(f"{len(arrays['x'])} images but {len(labels)} labels")
+        arrays["y"] = labels.astype(np.int64) if np.issubdtype(labels.dtype, np.integer) else labels
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return _write(path, buf.getvalue())
