@@ -211,6 +211,9 @@ def main(argv=None) -> dict:
                    out_shardings=(state_sharding, replicated), donate_argnums=0)
 
     dump_dir = tempfile.mkdtemp(prefix="jaxgan-aot-") if args.buffers else None
+    cache_enabled = jax.config.jax_enable_compilation_cache
+    if dump_dir:  # a program from the persistent compilation cache is not compiled, so it dumps nothing
+        jax.config.update("jax_enable_compilation_cache", False)
     options = {"xla_dump_to": dump_dir, "xla_dump_hlo_as_text": True, "xla_dump_hlo_module_re": "train_step"} \
         if dump_dir else None
     t0 = time.perf_counter()
@@ -221,6 +224,8 @@ def main(argv=None) -> dict:
         if "RESOURCE_EXHAUSTED" not in str(e):
             raise
         compiled, error = None, str(e).strip().splitlines()[0]
+    finally:
+        jax.config.update("jax_enable_compilation_cache", cache_enabled)
     compile_s = time.perf_counter() - t0
 
     stats = compiled.memory_analysis() if compiled is not None else None
