@@ -62,7 +62,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--grad-accum", type=int, help="micro-batches per update (default: the config's)")
     p.add_argument("--num-d-steps", type=int, help="D steps per G step (default: the config's)")
     p.add_argument("--buffers", type=int, default=0, metavar="N",
-                   help="also list the N largest buffers live at the memory peak")
+                   help="also list the N largest buffers live at the memory peak (from XLA's dump: with a "
+                        "persistent compilation cache set JAX_ENABLE_COMPILATION_CACHE=false, a cached program dumps nothing)")
     args = p.parse_args(argv)
     if args.topology and args.devices:
         p.error("--topology fixes the devices; leave out --devices")
@@ -211,9 +212,6 @@ def main(argv=None) -> dict:
                    out_shardings=(state_sharding, replicated), donate_argnums=0)
 
     dump_dir = tempfile.mkdtemp(prefix="jaxgan-aot-") if args.buffers else None
-    cache_enabled = jax.config.jax_enable_compilation_cache
-    if dump_dir:  # a program from the persistent compilation cache is not compiled, so it dumps nothing
-        jax.config.update("jax_enable_compilation_cache", False)
     options = {"xla_dump_to": dump_dir, "xla_dump_hlo_as_text": True, "xla_dump_hlo_module_re": "train_step"} \
         if dump_dir else None
     t0 = time.perf_counter()
@@ -224,8 +222,6 @@ def main(argv=None) -> dict:
         if "RESOURCE_EXHAUSTED" not in str(e):
             raise
         compiled, error = None, str(e).strip().splitlines()[0]
-    finally:
-        jax.config.update("jax_enable_compilation_cache", cache_enabled)
     compile_s = time.perf_counter() - t0
 
     stats = compiled.memory_analysis() if compiled is not None else None
