@@ -231,12 +231,17 @@ def _pil(picture: np.ndarray):
     return Image.fromarray(picture.squeeze(-1) if picture.shape[-1] == 1 else picture)
 
 
+def write_png(path, picture: np.ndarray) -> str:
+    """Saves a uint8 [H, W, C] picture as PNG (local path or gs://); returns the path."""
+    buf = io.BytesIO()
+    _pil(picture).save(buf, format="PNG")
+    return _write(path, buf.getvalue())
+
+
 def save_png(path, images, ncol: int | None = None, pad: int = 2) -> str:
     """Saves [N, H, W, C] images in [-1, 1] as one PNG grid (`make_grid`);
     returns the path."""
-    buf = io.BytesIO()
-    _pil(make_grid(images, ncol, pad)).save(buf, format="PNG")
-    return _write(path, buf.getvalue())
+    return write_png(path, make_grid(images, ncol, pad))
 
 
 def save_gif(path, frames, duration_ms: int = 100, ncol: int | None = None, pad: int = 2,

@@ -6,14 +6,14 @@ Only process 0 writes; other processes get a writer that does nothing.
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from typing import Any, Mapping
 
 import numpy as np
 from etils import epath
-from PIL import Image
+
+from jaxgan import sampling
 
 
 def _format_duration(seconds: float) -> str:
@@ -69,14 +69,10 @@ class MetricWriter:
         """Saves a uint8 [H, W, C] picture as samples/{name}_{step}.png and in TensorBoard."""
         if not self.enabled:
             return None
-        path = self.workdir / "samples" / f"{name}_{step:08d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        buf = io.BytesIO()
-        Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(buf, format="PNG")
-        path.write_bytes(buf.getvalue())
+        path = sampling.write_png(self.workdir / "samples" / f"{name}_{step:08d}.png", image)
         self._tb.add_image(name, image, step, dataformats="HWC")
         self._tb.flush()
-        return str(path)
+        return path
 
     def write_text(self, name: str, text: str) -> None:
         if self.enabled:

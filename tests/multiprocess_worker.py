@@ -73,7 +73,6 @@ def main():
         # real gradients still move the parameters.
         config.optim.g.eps = config.optim.d.eps = 1e-3
     if mode == "train":
-        state = None
         train.train_and_evaluate(config, workdir)
         _, _, state = train.restore_latest(config, workdir)
         save_state(state, out.replace(".npz", f"_{jax.process_index()}.npz"))
