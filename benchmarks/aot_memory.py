@@ -196,7 +196,7 @@ def main(argv=None) -> dict:
             config.dtype = args.dtype
     mesh = parallel.make_mesh(devices)
     parallel.check_batch_size(config.train.batch_size, mesh)
-    trainer = get_trainer(config)
+    trainer = get_trainer(config, mesh)
 
     # As train.create_state and train_and_evaluate: state replicated, batch
     # [num_d_steps, B, ...] sharded on `data` along axis 1; but only shapes.

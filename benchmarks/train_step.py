@@ -53,7 +53,7 @@ def main(argv=None):
         if args.dtype:
             config.dtype = args.dtype
     mesh = parallel.make_mesh()
-    trainer = get_trainer(config)
+    trainer = get_trainer(config, mesh)
     state, _ = train.create_state(trainer, config, mesh)
     n_d, batch_size, res = config.train.num_d_steps, config.train.batch_size, config.model.resolution
     rng = np.random.default_rng(0)

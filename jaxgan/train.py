@@ -156,8 +156,8 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
     checkpoint. Returns a summary: {'step', 'metrics', 'step_traces'}."""
     parallel.maybe_initialize_distributed()
     mesh = parallel.make_mesh()
-    trainer = get_trainer(config)
     per_process_batch = parallel.check_batch_size(config.train.batch_size, mesh)
+    trainer = get_trainer(config, mesh)
     data = build_input(config.data, batch_size=per_process_batch, seed=config.seed,
                        process_index=jax.process_index(), process_count=jax.process_count())
     _check_data(data, trainer, config)
@@ -242,7 +242,7 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
 def restore_latest(config: Any, workdir: str):
     """(trainer, mesh, state) of the workdir's latest checkpoint; raises if there is none."""
     mesh = parallel.make_mesh()
-    trainer = get_trainer(config)
+    trainer = get_trainer(config, mesh)
     ckpt = checkpoint.Checkpointer(workdir, config.ckpt.max_to_keep)
     if ckpt.latest_step() is None:
         raise FileNotFoundError(f"no checkpoint in {ckpt.directory}: train first (--mode train)")

@@ -47,17 +47,18 @@ def test_sharded_step_equals_single_device_step():
         config.train.num_d_steps = 2
         config.train.grad_accum_steps = 2
         config.ema.start_step = 0
-    trainer = get_trainer(config)
     one = parallel.make_mesh(jax.devices()[:1])
     eight = parallel.make_mesh()
+    trainer = get_trainer(config, one)
     state, _ = train.create_state(trainer, config, one)
     rng = np.random.default_rng(0)
     batch = {"image": rng.uniform(-1, 1, (2, 16, 32, 32, 3)).astype(np.float32),
              "label": rng.integers(0, 10, (2, 16)).astype(np.int32)}
-    step = jax.jit(trainer.train_step)
-    single_state, single_metrics = step(state, jax.device_put(batch, one.devices[0]))
-    sharded_state, sharded_metrics = step(jax.device_put(state, parallel.replicated(eight)),
-                                          parallel.global_batch(batch, eight, leading=1))
+    single_state, single_metrics = jax.jit(trainer.train_step)(state, jax.device_put(batch, one.devices[0]))
+    # The 8-device trainer shards the z and classes it draws over the mesh.
+    sharded_step = jax.jit(get_trainer(config, eight).train_step)
+    sharded_state, sharded_metrics = sharded_step(jax.device_put(state, parallel.replicated(eight)),
+                                                  parallel.global_batch(batch, eight, leading=1))
     assert len(sharded_state.g["params"]["linear"]["kernel"].sharding.device_set) == 8
     _leaves_close(single_metrics, sharded_metrics, atol=1e-5)
     # Every G block conv bias feeds a BatchNorm, which removes any constant
@@ -81,6 +82,28 @@ def test_sharded_step_equals_single_device_step():
     before = jax.device_get(state.g["params"]["linear"]["kernel"])
     assert np.abs(before - jax.device_get(single_state.g["params"]["linear"]["kernel"])).max() > 1e-6
     assert int(single_state.step) == 1
+
+
+def test_sharded_step_splits_the_generator_batch_over_devices():
+    # Values alone cannot show it: a step whose G batch is replicated computes
+    # the same numbers, on every device. Per-device temporaries can: the G
+    # update's activations and gradients shrink when z and classes are sharded.
+    config = load_config("biggan_128.py", "smoke")
+    with config.unlocked():
+        config.train.batch_size = 64
+    eight = parallel.make_mesh()
+    replicated, batch_sharding = parallel.replicated(eight), parallel.batch_sharding(eight, leading=1)
+
+    def temp_bytes(trainer):
+        abstract = jax.eval_shape(trainer.init_state, jax.random.key(0))
+        state = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated),
+                                       abstract)
+        batch = {"image": jax.ShapeDtypeStruct((1, 64, 32, 32, 3), jnp.float32, sharding=batch_sharding),
+                 "label": jax.ShapeDtypeStruct((1, 64), jnp.int32, sharding=batch_sharding)}
+        return jax.jit(trainer.train_step).lower(state, batch).compile().memory_analysis().temp_size_in_bytes
+
+    sharded, unsharded = temp_bytes(get_trainer(config, eight)), temp_bytes(get_trainer(config))
+    assert sharded < 0.5 * unsharded, (sharded, unsharded)
 
 
 def _restore(workdir, config, step):

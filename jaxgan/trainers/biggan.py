@@ -10,7 +10,9 @@ BigGAN-PyTorch's `train_fns.GAN_training_function`:
   (its SN vectors update);
 - with `train.grad_accum_steps = k` each update averages the gradients of k
   micro-batches of batch_size / k (BigGAN-PyTorch's num_{G,D}_accumulations);
-- BigGAN's orthogonal regularisation is added to G's gradient once per update.
+- BigGAN's orthogonal regularisation is added to G's gradient once per update;
+- with a mesh, the z and classes a step draws are constrained to the batch
+  sharding: without it XLA computes the whole G batch on every device.
 Losses are float32 whatever the compute dtype.
 """
 
@@ -22,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import losses
+from jaxgan import losses, parallel
 from jaxgan.models.biggan import BigGANDiscriminator, BigGANGenerator
 from jaxgan.models.biggan_deep import BigGANDeepDiscriminator, BigGANDeepGenerator
 from jaxgan.state import GANState
@@ -85,7 +87,7 @@ def _normalized(vectors: Any) -> Any:
 class BigGANTrainer:
     """See the module docstring. Pure functions of (state, batch); jit them."""
 
-    def __init__(self, config: Any):
+    def __init__(self, config: Any, mesh: Any = None):
         self.config = config
         self.G, self.D = build_models(config)
         self.num_classes = num_classes(config)
@@ -94,6 +96,12 @@ class BigGANTrainer:
             raise ValueError(f"train.batch_size {t.batch_size} must be divisible by "
                              f"train.grad_accum_steps {t.grad_accum_steps}")
         self.micro_batch = t.batch_size // t.grad_accum_steps
+        self._batch_sharding = None
+        if mesh is not None and mesh.devices.size > 1:
+            if self.micro_batch % mesh.devices.size:
+                raise ValueError(f"the micro-batch train.batch_size / train.grad_accum_steps = {self.micro_batch} "
+                                 f"must be divisible by the {mesh.devices.size} devices")
+            self._batch_sharding = parallel.batch_sharding(mesh)
         self.g_tx = make_optimizer(config.optim.g, t.num_steps)
         self.d_tx = make_optimizer(config.optim.d, t.num_steps)
         self.d_loss, self.g_loss = losses.get_losses(config.loss)
@@ -111,6 +119,14 @@ class BigGANTrainer:
         z = jax.random.normal(kz, (n, self.G.z_dim), jnp.float32)
         y = None if self.num_classes is None else jax.random.randint(ky, (n,), 0, self.num_classes)
         return z, y
+
+    def _sharded_inputs(self, key: Array, n: int) -> tuple[Array, Array | None]:
+        """sample_inputs for a training batch, sharded over the mesh's devices."""
+        z, y = self.sample_inputs(key, n)
+        if self._batch_sharding is None:
+            return z, y
+        shard = lambda x: None if x is None else jax.lax.with_sharding_constraint(x, self._batch_sharding)
+        return shard(z), shard(y)
 
     def init_state(self, key: Array) -> GANState:
         kg, kd, kr = jax.random.split(key, 3)
@@ -134,7 +150,7 @@ class BigGANTrainer:
             g_aux, d_aux, grads = carry
             x, y_real, mkey = inputs
             kz, kgp = jax.random.split(mkey)
-            z, y_fake = self.sample_inputs(kz, x.shape[0])
+            z, y_fake = self._sharded_inputs(kz, x.shape[0])
             fake, g_aux = self.G.apply({"params": g_params, **g_aux}, z, y_fake, train=True, mutable=list(g_aux))
             fake = jax.lax.stop_gradient(fake)
             y_both = None if y_real is None else jnp.concatenate([y_fake, y_real])
@@ -175,7 +191,7 @@ class BigGANTrainer:
 
         def micro(carry, mkey):
             g_aux, d_aux, grads = carry
-            z, y = self.sample_inputs(mkey, self.micro_batch)
+            z, y = self._sharded_inputs(mkey, self.micro_batch)
 
             def loss_fn(params):
                 fake, new_g_aux = self.G.apply({"params": params, **g_aux}, z, y, train=True, mutable=list(g_aux))
