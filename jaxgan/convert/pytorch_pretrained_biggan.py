@@ -16,19 +16,41 @@ spaced in [0, 1]. Everything is mapped one to one:
 With those, jaxgan in eval mode computes sigma = u^T W v exactly as torch's
 spectral norm does in eval mode, so outputs match the port (tests pin this).
 
-Only numpy is needed; torch is used only by `load_pretrained_files` to read a
-`pytorch_model.bin`.
+Only numpy is needed: `pytorch_model.bin` files are read without torch by
+`jaxgan.convert.torch_checkpoint`, in the legacy `torch.save` layout (the
+2019 releases predate torch 1.6's zip layout) or the zip one.
+
+Getting the weights (`load_pretrained`):
+
+    load_pretrained("biggan-deep-256")        # downloaded on first use, then cached
+    load_pretrained("/path/to/dir")           # holding pytorch_model.bin + config.json
+    load_pretrained("/path/to/pytorch_model.bin")  # config.json beside it
+
+Named models come from the URLs pytorch-pretrained-biggan downloads from,
+cached in `cache_dir` (default $JAXGAN_CACHE/pretrained/<name>, else
+~/.cache/jaxgan/pretrained/<name>; the same variable as the FID weights'
+cache). A copy already in pytorch-pretrained-biggan's own cache
+($PYTORCH_PRETRAINED_BIGGAN_CACHE, else ~/.pytorch_pretrained_biggan) is used
+in place. $JAXGAN_PRETRAINED_URL_PREFIX replaces the URLs' common prefix, for a
+mirror (and the tests' local server): the files are then fetched from
+`<prefix><name>-pytorch_model.bin` and `<prefix><name>-config.json`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import logging
 import math
+import os
 from typing import Any, Mapping
 
 import numpy as np
 
+from jaxgan import download
+from jaxgan.convert import torch_checkpoint
+from jaxgan.download import DownloadError  # noqa: F401 - raised by load_pretrained; importable from here
 from jaxgan.models.biggan import g_channels
 from jaxgan.models.biggan_deep import BigGANDeepGenerator
 
@@ -36,6 +58,23 @@ from jaxgan.models.biggan_deep import BigGANDeepGenerator
 # convert_tf_to_pytorch.py): 1000 classes, z 128, ch 128, eps 1e-4 for both SN
 # and BN, 51 sets of standing statistics.
 RELEASED_RESOLUTIONS = (128, 256, 512)
+
+# What pytorch-pretrained-biggan 0.1.1 downloads per model name
+# (pytorch_pretrained_biggan/model.py: PRETRAINED_MODEL_ARCHIVE_MAP and
+# PRETRAINED_CONFIG_ARCHIVE_MAP), keyed by the file names its from_pretrained
+# expects in a local directory (WEIGHTS_NAME, CONFIG_NAME there).
+WEIGHTS_NAME = "pytorch_model.bin"
+CONFIG_NAME = "config.json"
+_S3 = "https://s3.amazonaws.com/models.huggingface.co/biggan/"
+PRETRAINED_URLS = {
+    f"biggan-deep-{r}": {WEIGHTS_NAME: f"{_S3}biggan-deep-{r}-pytorch_model.bin",
+                         CONFIG_NAME: f"{_S3}biggan-deep-{r}-config.json"}
+    for r in RELEASED_RESOLUTIONS
+}
+# A directory URL that replaces _S3 above: a mirror, or a test's local server.
+URL_PREFIX_ENV = "JAXGAN_PRETRAINED_URL_PREFIX"
+
+log = logging.getLogger("jaxgan.convert")
 
 
 @dataclasses.dataclass
@@ -215,14 +254,119 @@ def batch_stats_at(standing: Mapping[tuple[str, ...], tuple[np.ndarray, np.ndarr
     return out
 
 
-def load_pretrained_files(weights_path: str, config_path: str) -> ConvertedGenerator:
-    """Converts a downloaded `pytorch_model.bin` + `config.json` pair of
-    pytorch-pretrained-biggan. Reading the `.bin` needs torch (CPU is enough)."""
-    try:
-        import torch
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("reading a pytorch_model.bin needs torch: pip install torch (the CPU build is enough)") from e
+def load_pretrained_files(weights_path: str | os.PathLike, config_path: str | os.PathLike) -> ConvertedGenerator:
+    """Converts a `pytorch_model.bin` + `config.json` pair of
+    pytorch-pretrained-biggan. Reads the `.bin` without torch (zip or legacy
+    torch.save layout)."""
     with open(config_path, encoding="utf-8") as f:
         config = json.load(f)
-    state_dict = torch.load(weights_path, map_location="cpu", weights_only=True)
+    state_dict = torch_checkpoint.load_state_dict(weights_path)
     return convert_state_dict(state_dict, config)
+
+
+def pretrained_urls(name: str) -> dict[str, str]:
+    """{file name: URL} of a named model, with $JAXGAN_PRETRAINED_URL_PREFIX
+    (a directory URL) in place of the official location when it is set."""
+    if name not in PRETRAINED_URLS:
+        raise ValueError(_not_found_message(name))
+    urls = dict(PRETRAINED_URLS[name])
+    prefix = os.environ.get(URL_PREFIX_ENV)
+    if prefix:
+        prefix = prefix if prefix.endswith("/") else prefix + "/"
+        urls = {filename: prefix + url.rsplit("/", 1)[1] for filename, url in urls.items()}
+    return urls
+
+
+def default_cache_dir(name: str) -> str:
+    """Where a named model is cached: $JAXGAN_CACHE/pretrained/<name>, else
+    ~/.cache/jaxgan/pretrained/<name>."""
+    return os.path.join(download.cache_root(), "pretrained", name)
+
+
+def pretrained_files(name_or_path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> tuple[str, str]:
+    """(weights, config) paths for `load_pretrained`'s argument, downloading a
+    named model's files on first use. A known name wins over a directory of the
+    same name, as in pytorch-pretrained-biggan."""
+    key = os.fspath(name_or_path)
+    if key in PRETRAINED_URLS:
+        return _fetch_named(key, cache_dir)
+    if os.path.isdir(key):
+        weights, config = os.path.join(key, WEIGHTS_NAME), os.path.join(key, CONFIG_NAME)
+    elif os.path.isfile(key):
+        weights, config = key, os.path.join(os.path.dirname(key), CONFIG_NAME)
+    else:
+        raise ValueError(_not_found_message(key))
+    for path in (weights, config):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path} not found: a pytorch-pretrained-biggan model is a {WEIGHTS_NAME} "
+                                    f"with its {CONFIG_NAME} in the same directory")
+    return weights, config
+
+
+def load_pretrained(name_or_path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> ConvertedGenerator:
+    """DeepMind's BigGAN-deep as pytorch-pretrained-biggan distributes it, as a
+    jaxgan generator. `name_or_path`: 'biggan-deep-128', '-256' or '-512'
+    (downloaded into `cache_dir` on first use, default `default_cache_dir`),
+    a directory holding pytorch_model.bin and config.json, or the path of a
+    pytorch_model.bin with config.json beside it.
+
+        g = load_pretrained("biggan-deep-256")
+        images = g.model.apply(g.variables(truncation), z, one_hot_labels)  # NHWC in [-1, 1]
+    """
+    weights, config = pretrained_files(name_or_path, cache_dir)
+    log.info("loading %s from %s", os.fspath(name_or_path), weights)
+    try:
+        converted = load_pretrained_files(weights, config)
+    except torch_checkpoint.CheckpointError as e:
+        if os.fspath(name_or_path) not in PRETRAINED_URLS:
+            raise
+        raise torch_checkpoint.CheckpointError(f"{e}. If the cached {weights} is damaged, delete it and "
+                                               "load_pretrained downloads it again") from e
+    name = os.fspath(name_or_path)
+    if name in PRETRAINED_URLS and f"biggan-deep-{converted.model.resolution}" != name:
+        # A mirror or cache holding another model's files under this name.
+        raise ValueError(f"{config} describes a {converted.model.resolution}x{converted.model.resolution} "
+                         f"model, not {name}")
+    return converted
+
+
+def _not_found_message(key: str) -> str:
+    return (f"{key!r} is neither a pretrained model name ({', '.join(PRETRAINED_URLS)}) nor an existing "
+            f"directory holding {WEIGHTS_NAME} and {CONFIG_NAME} or a {WEIGHTS_NAME} file")
+
+
+def _fetch_named(name: str, cache_dir: str | os.PathLike | None) -> tuple[str, str]:
+    directory = os.fspath(cache_dir) if cache_dir is not None else default_cache_dir(name)
+    urls = pretrained_urls(name)
+    paths = {}
+    for filename in (CONFIG_NAME, WEIGHTS_NAME):  # the small file first: a bad URL or network fails fast
+        target = os.path.join(directory, filename)
+        if not os.path.isfile(target):
+            reused = _pytorch_pretrained_biggan_cached(urls[filename])
+            if reused is not None:
+                log.info("using pytorch-pretrained-biggan's cached copy of %s: %s", urls[filename], reused)
+                target = reused
+            else:
+                download.download(urls[filename], target, hint=(
+                    f"Without network access here, download {urls[WEIGHTS_NAME]} and {urls[CONFIG_NAME]} "
+                    f"elsewhere, save them as {WEIGHTS_NAME} and {CONFIG_NAME} in one directory and pass "
+                    f"that directory to load_pretrained (or put them in {directory})"))
+        paths[filename] = target
+    return paths[WEIGHTS_NAME], paths[CONFIG_NAME]
+
+
+def _pytorch_pretrained_biggan_cached(url: str) -> str | None:
+    """The file pytorch-pretrained-biggan cached for `url`, if any: it names
+    files sha256(url) or sha256(url).sha256(etag), each with a .json beside it.
+    Saves a second copy of the weights for users of both libraries."""
+    directory = os.environ.get("PYTORCH_PRETRAINED_BIGGAN_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".pytorch_pretrained_biggan")
+    stem = hashlib.sha256(url.encode("utf-8")).hexdigest()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return None
+    found = [os.path.join(directory, n) for n in names
+             if (n == stem or n.startswith(stem + ".")) and not n.endswith(".json")]
+    found = [p for p in found if os.path.isfile(p)]
+    return max(found, key=os.path.getmtime) if found else None

@@ -13,17 +13,13 @@ statistics are keyed by it, so statistics from other weights are never reused.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import shutil
-import sys
-import tempfile
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
+from jaxgan import download as download_lib
 from jaxgan.convert import torch_checkpoint
 from jaxgan.eval import inception
 
@@ -34,7 +30,7 @@ _ID_KEY = "__weights_id__"
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("JAXGAN_CACHE") or Path.home() / ".cache" / "jaxgan")
+    return download_lib.cache_root()
 
 
 def _hash_prefix_from_name(name: str) -> str | None:
@@ -43,50 +39,24 @@ def _hash_prefix_from_name(name: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def download(url: str = FID_WEIGHTS_URL, directory: Path | None = None) -> Path:
     """Fetch `url` into `directory` (default: the cache) and check its sha256
     against the prefix in the file name, as torch.hub's check_hash does."""
     directory = Path(directory or cache_dir())
-    directory.mkdir(parents=True, exist_ok=True)
     name = url.rsplit("/", 1)[-1]
     target = directory / name
     if target.exists():
         return target
-    expected = _hash_prefix_from_name(name)
-    print(f"jaxgan: downloading {url} to {target}", file=sys.stderr)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
-            shutil.copyfileobj(resp, out)
-        digest = _sha256(Path(tmp))
-        if expected and not digest.startswith(expected):
-            raise RuntimeError(f"downloaded {url} has sha256 {digest}, which does not start with "
-                               f"{expected}: a corrupt or different file; not kept")
-        os.replace(tmp, target)
-    except OSError as e:
-        raise RuntimeError(
-            f"could not download the FID Inception weights from {url} ({e}). Download the file by "
-            f"other means and pass its path (--inception-weights PATH, or "
-            f"load_inception_params(PATH)), or place it in {directory}") from e
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return target
+    return download_lib.download(url, target, sha256_prefix=_hash_prefix_from_name(name), hint=(
+        f"Download the FID Inception weights by other means and pass their path (--inception-weights PATH, "
+        f"or load_inception_params(PATH)), or place the file in {directory}"))
 
 
 def convert_pth(pth: str | os.PathLike, npz: str | os.PathLike | None = None) -> tuple[dict, str]:
     """Read a pytorch-fid state dict, convert it, and save the .npz cache next
     to it in the cache directory (or at `npz`). Returns (params, weights_id)."""
     pth = Path(pth)
-    weights_id = _hash_prefix_from_name(pth.name) or _sha256(pth)[:12]
+    weights_id = _hash_prefix_from_name(pth.name) or download_lib.sha256(pth)[:12]
     params = inception.convert_state_dict(torch_checkpoint.load_state_dict(pth))
     npz = Path(npz) if npz else cache_dir() / f"{pth.stem}.npz"
     save_npz(params, weights_id, npz)
@@ -106,7 +76,7 @@ def save_npz(params: dict, weights_id: str, path: str | os.PathLike) -> None:
 def load_npz(path: str | os.PathLike) -> tuple[dict, str]:
     with np.load(path) as z:
         flat = {k: z[k] for k in z.files}
-    weights_id = str(flat.pop(_ID_KEY)) if _ID_KEY in flat else _sha256(Path(path))[:12]
+    weights_id = str(flat.pop(_ID_KEY)) if _ID_KEY in flat else download_lib.sha256(Path(path))[:12]
     try:
         return inception.unflatten_params(flat), weights_id
     except ValueError as e:
@@ -129,6 +99,6 @@ def load_inception_params(path: str | os.PathLike | None = None) -> tuple[dict, 
     npz = cache_dir() / f"{path.stem}.npz"
     if npz.exists() and npz.stat().st_mtime >= path.stat().st_mtime:
         params, weights_id = load_npz(npz)
-        if weights_id == (_hash_prefix_from_name(path.name) or _sha256(path)[:12]):
+        if weights_id == (_hash_prefix_from_name(path.name) or download_lib.sha256(path)[:12]):
             return params, weights_id
     return convert_pth(path, npz)
