@@ -18,6 +18,7 @@ Losses are float32 whatever the compute dtype.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import jax
@@ -98,10 +99,12 @@ class BigGANTrainer:
         self.micro_batch = t.batch_size // t.grad_accum_steps
         self._batch_sharding = None
         if mesh is not None and mesh.devices.size > 1:
-            if self.micro_batch % mesh.devices.size:
-                raise ValueError(f"the micro-batch train.batch_size / train.grad_accum_steps = {self.micro_batch} "
-                                 f"must be divisible by the {mesh.devices.size} devices")
-            self._batch_sharding = parallel.batch_sharding(mesh)
+            if self.micro_batch % mesh.devices.size == 0:
+                self._batch_sharding = parallel.batch_sharding(mesh)
+            else:  # e.g. a smoke run: correct, but every device computes the whole G batch
+                logging.warning("the micro-batch (train.batch_size / train.grad_accum_steps = %d) does not divide "
+                                "over the %d devices: the generator's batch is not sharded", self.micro_batch,
+                                mesh.devices.size)
         self.g_tx = make_optimizer(config.optim.g, t.num_steps)
         self.d_tx = make_optimizer(config.optim.d, t.num_steps)
         self.d_loss, self.g_loss = losses.get_losses(config.loss)
