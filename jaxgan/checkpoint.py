@@ -3,16 +3,26 @@
 Each checkpoint holds the GAN state and the input pipeline's state; the config
 is written beside them once (config.json in the workdir). Saves are async and
 atomic; the newest `max_to_keep` are kept. Local paths and gs:// both work.
+
+A checkpoint can also hold the generator's standing statistics, one set per
+truncation, added after training (`save_standing_stats`): one .npz per
+truncation in `<step>/standing_stats/`, inside the step's directory so they
+are deleted with it. Orbax restores named items only and ignores them.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
+from flax import traverse_util
+
+STANDING_STATS_DIR = "standing_stats"
 
 
 class Checkpointer:
@@ -45,6 +55,58 @@ class Checkpointer:
         restored = self.manager.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()))
         return restored["state"], dict(restored["data"] or {})
+
+    def restore_partial(self, abstract: dict, step: int | None = None) -> dict | None:
+        """Only some top-level entries of a step's state, e.g. `{"g_ema": ...}`
+        for sampling (D and the optimizer moments stay on disk), laid out as
+        `abstract`; None if there is no checkpoint."""
+        step = self.latest_step() if step is None else step
+        if step is None:
+            return None
+        # Its own checkpointer: a manager binds each item to one handler kind.
+        checkpointer = ocp.PyTreeCheckpointer()
+        restored = checkpointer.restore(self.step_directory(step) / "state", args=ocp.args.PyTreeRestore(
+            abstract, restore_args=ocp.checkpoint_utils.construct_restore_args(abstract), partial_restore=True))
+        checkpointer.close()
+        return dict(restored)
+
+    def step_directory(self, step: int) -> epath.Path:
+        """The directory of a finished checkpoint; raises ValueError if there is none."""
+        return epath.Path(ocp.step.find_step_path(self.directory, ocp.step.standard_name_format(), step=step))
+
+    def save_standing_stats(self, step: int, truncation: float, batch_stats: Any, info: dict | None = None) -> str:
+        """Writes standing statistics for `truncation` into checkpoint `step`
+        (replacing those of the same truncation, keeping the others); `info`
+        (how they were measured) is stored beside them. Returns the path.
+        Only process 0 writes."""
+        path = self.step_directory(step) / STANDING_STATS_DIR / f"psi_{float(truncation)!r}.npz"
+        if jax.process_index() != 0:
+            return str(path)
+        arrays = {k: np.asarray(v) for k, v in traverse_util.flatten_dict(jax.device_get(batch_stats), sep="/").items()}
+        arrays["__info__"] = np.asarray(json.dumps({"truncation": float(truncation), **(info or {})}))
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")  # complete files only, also on gs://
+        tmp.write_bytes(buf.getvalue())
+        tmp.rename(path)
+        return str(path)
+
+    def restore_standing_stats(self, step: int) -> dict[float, dict]:
+        """{truncation: batch_stats} saved in checkpoint `step` ({} if none)."""
+        directory = self.step_directory(step) / STANDING_STATS_DIR
+        if not directory.exists():
+            return {}
+        out = {}
+        for path in directory.glob("psi_*.npz"):
+            try:
+                with np.load(io.BytesIO(path.read_bytes())) as f:
+                    flat = {k: f[k] for k in f.files if k != "__info__"}
+            except Exception as e:
+                raise ValueError(f"cannot read the standing statistics {path}: {e}; delete the file "
+                                 "and measure them again") from e
+            out[float(path.name[len("psi_"):-len(".npz")])] = traverse_util.unflatten_dict(flat, sep="/")
+        return out
 
     def wait(self) -> None:
         self.manager.wait_until_finished()

@@ -1,4 +1,5 @@
-"""Turning generator outputs into pictures, and sampling helpers.
+"""Turning generator outputs into pictures, and sampling helpers: truncation,
+standing statistics, interpolation, grids and files.
 
 Everything here is a pure function of its inputs (numpy / jax in, numpy / jax
 or files out), so it serves the train loop, `--mode sample`, evaluation and the
@@ -35,13 +36,16 @@ Array = jax.Array
 
 
 def to_uint8(images) -> np.ndarray:
-    """[-1, 1] float images -> uint8 [0, 255]."""
-    images = np.asarray(jax.device_get(images), np.float32)
+    """[-1, 1] float images -> uint8 [0, 255]; uint8 images pass as they are."""
+    images = np.asarray(jax.device_get(images))
+    if images.dtype == np.uint8:
+        return images
+    images = images.astype(np.float32)
     return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def make_grid(images, ncol: int | None = None, pad: int = 2) -> np.ndarray:
-    """Tiles [N, H, W, C] images in [-1, 1] into one uint8 [H', W', C] picture,
+    """Tiles [N, H, W, C] images (in [-1, 1], or uint8) into one uint8 [H', W', C] picture,
     `ncol` per row (default: as square as possible), with a `pad`-pixel border."""
     images = to_uint8(images)
     n, h, w, c = images.shape
@@ -109,6 +113,62 @@ def resampled_normal_z(key: Array, shape: Sequence[int], threshold: float, dtype
     _check_scalar("threshold", threshold, 0.0, float("inf"), low_open=True)
     t = jnp.asarray(threshold, dtype)
     return jax.random.truncated_normal(key, -t, t, tuple(shape), dtype)
+
+
+# --------------------------------------------------------------------------
+# Standing statistics
+
+
+def draw_inputs(key: Array, n: int, z_dim: int, num_classes: int | None,
+                truncation: float | None = None) -> tuple[Array, Array | None]:
+    """z and uniformly drawn class ids (None for an unconditional G) for n
+    samples; traceable. truncation None: z ~ N(0, I), the training
+    distribution (the same numbers as the trainer's `sample_inputs` for the
+    same key); else `truncated_normal_z` at psi = truncation."""
+    kz, ky = jax.random.split(key)
+    if truncation is None:
+        z = jax.random.normal(kz, (n, z_dim), jnp.float32)
+    else:
+        z = truncated_normal_z(kz, (n, z_dim), truncation)
+    y = None if num_classes is None else jax.random.randint(ky, (n,), 0, num_classes)
+    return z, y
+
+
+def standing_stats(model, variables, keys: Array, truncation, batch_size: int, sharding=None) -> dict:
+    """G's BatchNorm statistics for samples at `truncation`: the plain average,
+    over one batch per key in `keys` ([num_batches] keys), of each batch's
+    mean and (unbiased) variance; a `batch_stats` tree to sample with.
+
+    BigGAN-PyTorch's `utils.accumulate_standing_stats` (with its `myBN`): reset
+    the statistics, run G in train mode on many batches of fresh z and classes,
+    and average, instead of the running averages kept during training; it
+    improves samples at a given truncation, and the released BigGAN-deep
+    models ship a set per truncation. z is `truncated_normal_z` at
+    psi = truncation (`draw_inputs`), classes uniform, as for sampling.
+
+    `model` is a jaxgan generator (a `bn_momentum` field): with momentum 0 a
+    train-mode call stores exactly the batch's statistics. Train mode also
+    runs one power iteration per spectrally normalised layer from the stored
+    vectors; those updates are discarded (for a trained G the vectors have
+    converged, so sigma is the eval-mode value). `sharding`: where to put each
+    batch (e.g. split over a mesh's `data` axis; BN statistics stay global).
+    Pure and traceable: jit it with `batch_size` static.
+    """
+    if "batch_stats" not in variables:
+        raise ValueError("this generator has no BatchNorm statistics (no 'batch_stats' collection)")
+    measure = model.clone(bn_momentum=0.0)
+    mutable = [c for c in variables if c != "params"]
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, variables["batch_stats"])
+
+    def add_batch(total, key):
+        z, y = draw_inputs(key, batch_size, model.z_dim, model.num_classes, truncation)
+        if sharding is not None:
+            z, y = jax.lax.with_sharding_constraint((z, y), sharding)
+        _, updates = measure.apply({**variables, "batch_stats": zeros}, z, y, train=True, mutable=mutable)
+        return jax.tree_util.tree_map(jnp.add, total, updates["batch_stats"]), None
+
+    total, _ = jax.lax.scan(add_batch, zeros, keys)
+    return jax.tree_util.tree_map(lambda t: t / keys.shape[0], total)
 
 
 # --------------------------------------------------------------------------
@@ -263,10 +323,11 @@ def save_gif(path, frames, duration_ms: int = 100, ncol: int | None = None, pad:
 
 
 def save_npz(path, images, labels=None) -> str:
-    """Saves samples for evaluation as .npz: 'x' uint8 [N, H, W, C] (NHWC, as
-    jaxgan's data pipeline; BigGAN-PyTorch's sample.py `--sample_npz` writes
-    the same keys, in NCHW) and, when given, 'y' int64 [N] labels or float
-    class vectors as given. Returns the path; read back with np.load."""
+    """Saves samples (in [-1, 1], or uint8) for evaluation as .npz: 'x' uint8
+    [N, H, W, C] (NHWC, as jaxgan's data pipeline; BigGAN-PyTorch's sample.py
+    `--sample_npz` writes the same keys, in NCHW) and, when given, 'y' int64
+    [N] labels or float class vectors as given. Returns the path; read back
+    with np.load."""
     arrays = {"x": to_uint8(images)}
     if labels is not None:
         labels = np.asarray(jax.device_get(labels))
