@@ -95,6 +95,21 @@ def test_sampling_on_eight_devices_equals_one_device(run):
                                rtol=0, atol=1e-5)
 
 
+def test_truncation_shrinks_the_spread_and_psi_to_zero_gives_the_class_mean_image(run):
+    # The class "mean" image is G(0, y): z = psi * truncnorm(-2, 2) tends to 0
+    # with psi, so samples of one class gather around it as psi shrinks.
+    gen = Generator.from_checkpoint(str(run[1]))
+    classes = np.full(16, 3)
+    mean_image = gen.generate(np.zeros((16, gen.z_dim), np.float32), classes, uint8=False)
+    spreads = [float(np.abs(gen.sample(0, 16, classes=3, truncation=psi, uint8=False) - mean_image).mean())
+               for psi in (1.0, 0.5, 0.1, 1e-3)]
+    assert spreads[0] > spreads[1] > spreads[2] > spreads[3], spreads
+    assert spreads[3] < 1e-2 * spreads[0], spreads
+    # Another class has another mean image.
+    other = gen.generate(np.zeros((16, gen.z_dim), np.float32), np.full(16, 4), uint8=False)
+    assert np.abs(other - mean_image).mean() > 10 * spreads[3]
+
+
 def test_standing_stats_are_the_plain_average_of_batch_statistics(run):
     _, workdir = run
     gen = Generator.from_checkpoint(str(workdir), mesh=_one_device())
