@@ -1,0 +1,475 @@
+"""Plain-PyTorch BigGAN 128 training iteration, timed on this machine.
+
+    flock /tmp/cpu.lock python benchmarks/torch_biggan_reference.py --batch 8 --steps 3
+    flock /tmp/cpu.lock python benchmarks/torch_biggan_reference.py --batch 8 --steps 3 --channels-last
+
+Why: the trainer's speed target ("a BigGAN 128 iteration at batch 8 takes 22 s in
+a plain PyTorch implementation on this 2-core CPU; jaxgan should be no slower")
+was measured on another machine. This script gives the PyTorch number here, to
+set beside `python benchmarks/train_step.py --config configs/biggan_128.py --batch 8`.
+
+The model is written here from the BigGAN paper and jaxgan's own definition
+(jaxgan/models/biggan.py, layers.py; configs/biggan_128.py), layer for layer:
+same widths, SN on the same layers (1 power iteration per train-mode call, eps
+1e-6), the same conditional BN, attention and projection head. The script
+asserts that G's and D's trainable parameters match jaxgan's, tensor by tensor
+(sizes), counted live from jaxgan's flax modules with jax.eval_shape.
+
+One timed iteration mirrors jaxgan's BigGANTrainer.train_step with
+num_d_steps 1 and grad_accum 1: a D step (G forward in train mode without
+gradients, D on [fake, real], hinge loss, Adam), a G step (fresh z and classes,
+G and D forward in train mode, hinge loss, orthogonal regularisation 1e-4,
+Adam; D's weights get no gradient) and an EMA update of G. Real images are
+random, NCHW (torch's native layout). Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Channel multipliers of ch, as jaxgan's G_OUT[128] / D_OUT[128] / D_DOWN[128].
+G_OUT = (16, 8, 4, 2, 1)
+D_OUT = (1, 2, 4, 8, 16, 16)
+D_DOWN = (True, True, True, True, True, False)
+BOTTOM = 4  # G starts at 4x4
+RESOLUTION = 128  # the tables above are BigGAN 128's
+SN_EPS = 1e-6  # configs: model.sn_eps
+BN_EPS = 1e-5  # model.bn_eps
+BN_MOMENTUM = 0.1  # torch convention; jaxgan's 0.9 is the same update
+
+
+# ---------------------------------------------------------------------------
+# Spectral normalisation: each SN layer keeps u [out] and v [fan_in] as
+# buffers (not trainable, as jaxgan's `spectral` collection) for its weight
+# viewed as W [out, fan_in]. In train mode one power iteration runs from the
+# stored u and the result is stored; sigma = u^T W v with gradients through W
+# only. In eval mode the stored u, v are used unchanged.
+
+
+class SpectralNormMixin:
+    def _init_sn(self):
+        w = self.weight.detach().flatten(1)
+        u = F.normalize(torch.randn(w.shape[0]), dim=0, eps=SN_EPS)
+        v = F.normalize(w.t() @ u, dim=0, eps=SN_EPS)
+        u = F.normalize(w @ v, dim=0, eps=SN_EPS)  # one iteration at init, as jaxgan
+        self.register_buffer("u", u)
+        self.register_buffer("v", v)
+
+    def sn_weight(self) -> torch.Tensor:
+        w = self.weight.flatten(1)
+        u, v = self.u, self.v
+        if self.training:
+            with torch.no_grad():
+                v = F.normalize(w.t() @ u, dim=0, eps=SN_EPS)
+                u = F.normalize(w @ v, dim=0, eps=SN_EPS)
+                self.u.copy_(u)
+                self.v.copy_(v)
+        sigma = u @ (w @ v)
+        return self.weight / sigma
+
+
+def _ortho_init(module: nn.Module):
+    # BigGAN's orthogonal init (jaxgan init_style 'ortho'), zero biases.
+    nn.init.orthogonal_(module.weight)
+    if getattr(module, "bias", None) is not None:
+        nn.init.zeros_(module.bias)
+
+
+class SNConv2d(nn.Conv2d, SpectralNormMixin):
+    """Stride 1, 'same' padding (k // 2), as jaxgan's SNConv."""
+
+    def __init__(self, cin, cout, k=3, bias=True):
+        super().__init__(cin, cout, k, padding=k // 2, bias=bias)
+        _ortho_init(self)
+        self._init_sn()
+
+    def forward(self, x):
+        return F.conv2d(x, self.sn_weight(), self.bias, padding=self.padding)
+
+
+class SNLinear(nn.Linear, SpectralNormMixin):
+    def __init__(self, cin, cout, bias=True):
+        super().__init__(cin, cout, bias=bias)
+        _ortho_init(self)
+        self._init_sn()
+
+    def forward(self, x):
+        return F.linear(x, self.sn_weight(), self.bias)
+
+
+class SNEmbedding(nn.Embedding, SpectralNormMixin):
+    """W is the [classes, dim] table: u has one entry per class (jaxgan's SNEmbed)."""
+
+    def __init__(self, num, dim):
+        super().__init__(num, dim)
+        _ortho_init(self)
+        self._init_sn()
+
+    def forward(self, y):
+        return F.embedding(y, self.sn_weight())
+
+
+# ---------------------------------------------------------------------------
+# Batch norm. Running statistics are buffers without num_batches_tracked, so
+# that every G buffer is a float tensor the EMA can average.
+
+
+class _RunningStats(nn.Module):
+    def __init__(self, features):
+        super().__init__()
+        self.register_buffer("running_mean", torch.zeros(features))
+        self.register_buffer("running_var", torch.ones(features))
+
+    def normalize(self, x):
+        # Batch statistics in train mode (biased variance to normalise, unbiased
+        # into the running variance: torch's and jaxgan's rule).
+        return F.batch_norm(x, self.running_mean, self.running_var, None, None, self.training, BN_MOMENTUM, BN_EPS)
+
+
+class BatchNorm(_RunningStats):
+    """G's output BN: learned per-channel gain and bias."""
+
+    def __init__(self, features):
+        super().__init__(features)
+        self.weight = nn.Parameter(torch.ones(features))
+        self.bias = nn.Parameter(torch.zeros(features))
+
+    def forward(self, x):
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training,
+                            BN_MOMENTUM, BN_EPS)
+
+
+class ConditionalBatchNorm(_RunningStats):
+    """norm(x) * (1 + gain(c)) + bias(c); gain and bias are bias-free SN linear
+    maps of c = [shared class embedding, z chunk]."""
+
+    def __init__(self, features, cond_dim):
+        super().__init__(features)
+        self.gain = SNLinear(cond_dim, features, bias=False)
+        self.bias = SNLinear(cond_dim, features, bias=False)
+
+    def forward(self, x, c):
+        gain = self.gain(c)[:, :, None, None]
+        bias = self.bias(c)[:, :, None, None]
+        return self.normalize(x) * (1 + gain) + bias
+
+
+# ---------------------------------------------------------------------------
+# SAGAN self-attention: theta, phi (C/8), g (C/2), o (C) are bias-free SN 1x1
+# convs; phi and g are 2x2 max-pooled; gamma starts at 0.
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.theta = SNConv2d(c, c // 8, 1, bias=False)
+        self.phi = SNConv2d(c, c // 8, 1, bias=False)
+        self.g = SNConv2d(c, c // 2, 1, bias=False)
+        self.o = SNConv2d(c // 2, c, 1, bias=False)
+        self.gamma = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        # reshape, not view: with --channels-last the conv outputs are NHWC in memory.
+        theta = self.theta(x).reshape(n, c // 8, h * w)
+        phi = F.max_pool2d(self.phi(x), 2).reshape(n, c // 8, h * w // 4)
+        g = F.max_pool2d(self.g(x), 2).reshape(n, c // 2, h * w // 4)
+        beta = F.softmax(torch.bmm(theta.transpose(1, 2), phi), dim=-1)  # [n, queries, keys]
+        o = torch.bmm(g, beta.transpose(1, 2)).reshape(n, c // 2, h, w)
+        return x + self.gamma * self.o(o)
+
+
+# ---------------------------------------------------------------------------
+# Generator
+
+
+class GBlock(nn.Module):
+    """CBN-ReLU-up-conv3x3-CBN-ReLU-conv3x3, plus an upsampled 1x1-conv shortcut."""
+
+    def __init__(self, cin, cout, cond_dim):
+        super().__init__()
+        self.bn1 = ConditionalBatchNorm(cin, cond_dim)
+        self.conv1 = SNConv2d(cin, cout)
+        self.bn2 = ConditionalBatchNorm(cout, cond_dim)
+        self.conv2 = SNConv2d(cout, cout)
+        self.conv_sc = SNConv2d(cin, cout, 1)  # every block upsamples, so the shortcut is learned
+
+    def forward(self, x, c):
+        h = F.relu(self.bn1(x, c))
+        h = F.interpolate(h, scale_factor=2, mode="nearest")
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        h = self.conv1(h)
+        h = self.conv2(F.relu(self.bn2(h, c)))
+        return h + self.conv_sc(x)
+
+
+class Generator(nn.Module):
+    def __init__(self, ch=96, dim_z=120, shared_dim=128, num_classes=1000, attention=(64,)):
+        super().__init__()
+        self.num_chunks = len(G_OUT) + 1  # hierarchical z: one chunk for the linear layer, one per block
+        self.chunk = dim_z // self.num_chunks
+        self.z_dim = self.chunk * self.num_chunks
+        out = [ch * m for m in G_OUT]
+        stages = list(zip([out[0]] + out[:-1], out))
+        self.bottom_ch = out[0]
+        # No SN on the shared embedding, as BigGAN-PyTorch and jaxgan.
+        self.shared = nn.Embedding(num_classes, shared_dim)
+        nn.init.orthogonal_(self.shared.weight)
+        self.linear = SNLinear(self.chunk, BOTTOM * BOTTOM * out[0])
+        cond_dim = shared_dim + self.chunk
+        self.blocks = nn.ModuleList()
+        res = BOTTOM
+        for cin, cout in stages:
+            res *= 2
+            # attention after the block whose output has that resolution
+            self.blocks.append(nn.ModuleList([GBlock(cin, cout, cond_dim)] +
+                                             ([SelfAttention(cout)] if res in attention else [])))
+        self.output_bn = BatchNorm(out[-1])
+        self.output_conv = SNConv2d(out[-1], 3)
+        self.channels_last = False
+
+    def forward(self, z, y):
+        chunks = torch.split(z, self.chunk, dim=1)
+        shared = self.shared(y)
+        h = self.linear(chunks[0]).view(z.shape[0], self.bottom_ch, BOTTOM, BOTTOM)
+        if self.channels_last:
+            h = h.contiguous(memory_format=torch.channels_last)
+        for layers, zc in zip(self.blocks, chunks[1:]):
+            c = torch.cat([shared, zc], dim=1)
+            h = layers[0](h, c)
+            for attn in layers[1:]:
+                h = attn(h)
+        h = F.relu(self.output_bn(h))
+        return torch.tanh(self.output_conv(h))
+
+
+# ---------------------------------------------------------------------------
+# Discriminator
+
+
+class DBlock(nn.Module):
+    """(ReLU)-conv3x3-ReLU-conv3x3-(avgpool); shortcut conv1x1 then pool when
+    preactivated, pool then conv1x1 for the first block (on the image)."""
+
+    def __init__(self, cin, cout, downsample, preactivation):
+        super().__init__()
+        self.downsample, self.preactivation = downsample, preactivation
+        self.conv1 = SNConv2d(cin, cout)
+        self.conv2 = SNConv2d(cout, cout)
+        self.conv_sc = SNConv2d(cin, cout, 1) if (cin != cout or downsample) else None
+
+    def forward(self, x):
+        h = F.relu(x) if self.preactivation else x
+        h = self.conv2(F.relu(self.conv1(h)))
+        pool = (lambda t: F.avg_pool2d(t, 2)) if self.downsample else (lambda t: t)
+        sc = self.conv_sc if self.conv_sc is not None else (lambda t: t)
+        x = pool(sc(x)) if self.preactivation else sc(pool(x))
+        return pool(h) + x
+
+
+class Discriminator(nn.Module):
+    def __init__(self, ch=96, num_classes=1000, attention=(64,)):
+        super().__init__()
+        self.blocks = nn.ModuleList()
+        cin, res = 3, RESOLUTION
+        for i, (m, down) in enumerate(zip(D_OUT, D_DOWN)):
+            res //= 2 if down else 1
+            self.blocks.append(DBlock(cin, ch * m, down, preactivation=i > 0))
+            if res in attention:
+                self.blocks.append(SelfAttention(ch * m))
+            cin = ch * m
+        self.linear = SNLinear(cin, 1)
+        self.embed = SNEmbedding(num_classes, cin)  # projection discriminator, SN'd
+
+    def forward(self, x, y):
+        h = x
+        for block in self.blocks:
+            h = block(h)
+        h = torch.sum(F.relu(h), dim=(2, 3))
+        return self.linear(h)[:, 0] + torch.sum(self.embed(y) * h, dim=1)
+
+
+# ---------------------------------------------------------------------------
+# Training iteration
+
+
+def add_ortho_grad(model: Generator, strength: float):
+    """BigGAN's orthogonal regularisation, off-diagonal: adds to each weight's
+    gradient strength * 2 (W W^T * (1 - I)) W, W the [out, fan_in] view; on
+    every G weight with >= 2 dims but the shared embedding (jaxgan's
+    losses.orthogonal_regularization: its gradient is this term).
+
+    When out > fan_in (the first linear layer: 24576 x 20) it is computed as
+    2 (W (W^T W) - rownorm^2 * W), the same value without an out x out matrix.
+    """
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.ndim < 2 or name.startswith("shared.") or p.grad is None:
+                continue
+            w = p.flatten(1)
+            if w.shape[0] > w.shape[1]:
+                term = w @ (w.t() @ w) - w.square().sum(1, keepdim=True) * w
+            else:
+                gram = w @ w.t()
+                gram.fill_diagonal_(0.0)
+                term = gram @ w
+            p.grad.add_(term.view_as(p), alpha=2.0 * strength)
+
+
+class Reference:
+    """G, D, their Adam optimisers and the EMA G, with one train_step()."""
+
+    def __init__(self, ch=96, num_classes=1000, batch=8, attention=(64,), channels_last=False, ortho=1e-4,
+                 ema_decay=0.9999, seed=0):
+        torch.manual_seed(seed)
+        self.G = Generator(ch=ch, num_classes=num_classes, attention=attention)
+        self.D = Discriminator(ch=ch, num_classes=num_classes, attention=attention)
+        self.G.train()
+        self.D.train()
+        self.G_ema = copy.deepcopy(self.G).eval()
+        for p in self.G_ema.parameters():
+            p.requires_grad_(False)
+        # configs/biggan_128.py (config_base): G lr 1e-4, D lr 4e-4, betas (0, 0.999), eps 1e-6.
+        self.g_opt = torch.optim.Adam(self.G.parameters(), lr=1e-4, betas=(0.0, 0.999), eps=1e-6)
+        self.d_opt = torch.optim.Adam(self.D.parameters(), lr=4e-4, betas=(0.0, 0.999), eps=1e-6)
+        self.ortho, self.ema_decay = ortho, ema_decay
+        self.num_classes, self.batch = num_classes, batch
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if channels_last:
+            for m in (self.G, self.D, self.G_ema):
+                m.to(memory_format=torch.channels_last)
+            self.G.channels_last = self.G_ema.channels_last = True
+        self.real = (torch.rand(batch, 3, RESOLUTION, RESOLUTION) * 2 - 1).contiguous(memory_format=self.memory_format)
+        self.real_y = torch.randint(0, num_classes, (batch,))
+
+    def _sample(self):
+        return torch.randn(self.batch, self.G.z_dim), torch.randint(0, self.num_classes, (self.batch,))
+
+    def train_step(self) -> dict:
+        G, D = self.G, self.D
+        # D step: G in train mode (BN statistics and SN vectors update) without gradients.
+        z, y_fake = self._sample()
+        with torch.no_grad():
+            fake = G(z, y_fake)
+        logits = D(torch.cat([fake, self.real]), torch.cat([y_fake, self.real_y]))
+        d_fake, d_real = logits.chunk(2)
+        d_loss = F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
+        self.d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.d_opt.step()
+
+        # G step: fresh z and classes; D in train mode, its weights get no gradient
+        # (jaxgan differentiates w.r.t. G's params only).
+        for p in D.parameters():
+            p.requires_grad_(False)
+        z, y = self._sample()
+        g_loss = -D(G(z, y), y).mean()
+        self.g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        if self.ortho:
+            add_ortho_grad(G, self.ortho)
+        self.g_opt.step()
+        for p in D.parameters():
+            p.requires_grad_(True)
+
+        # EMA of G's params and buffers; SN vectors renormalised (jaxgan's _ema_update).
+        with torch.no_grad():
+            for e, p in zip(self.G_ema.parameters(), G.parameters()):
+                e.lerp_(p, 1.0 - self.ema_decay)
+            for (name, e), b in zip(self.G_ema.named_buffers(), G.buffers()):
+                e.lerp_(b, 1.0 - self.ema_decay)
+                if name.endswith((".u", ".v")):
+                    e.div_(e.norm().clamp_min(1e-12))
+        return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+
+
+def count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def sizes(model: nn.Module) -> list[int]:
+    return sorted(p.numel() for p in model.parameters())
+
+
+def jaxgan_param_sizes(ch: int = 96, num_classes: int = 1000) -> dict:
+    """Sorted sizes of every trainable tensor of the G and D that jaxgan builds
+    from configs/biggan_128.py at width `ch` (jax.eval_shape: nothing is
+    allocated or run). Sizes, not shapes: jaxgan's kernels are HWIO / [in, out]."""
+    import jax
+    import jax.numpy as jnp
+
+    sys.path.insert(0, ROOT)
+    from jaxgan import config_base
+    from jaxgan.trainers.biggan import build_models
+
+    c = config_base.load(os.path.join(ROOT, "configs", "biggan_128.py"))
+    c.model.g.ch = c.model.d.ch = ch
+    c.data.num_classes = num_classes
+    g, d = build_models(c)
+    y = jnp.zeros((2,), jnp.int32)
+    gv = jax.eval_shape(g.init, jax.random.key(0), jnp.zeros((2, g.z_dim)), y)
+    dv = jax.eval_shape(d.init, jax.random.key(0), jnp.zeros((2, RESOLUTION, RESOLUTION, 3)), y)
+    size = lambda v: sorted(int(x.size) for x in jax.tree_util.tree_leaves(v["params"]))
+    return {"g": size(gv), "d": size(dv)}
+
+
+def _jaxgan_param_sizes_subprocess(ch: int) -> dict:
+    # A subprocess, so that XLA's runtime is not loaded in the timed torch process.
+    code = ("import json, sys; sys.path.insert(0, 'benchmarks'); import torch_biggan_reference as r; "
+            f"print(json.dumps(r.jaxgan_param_sizes({ch})))")
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--steps", type=int, default=3, help="timed iterations after one warm-up")
+    p.add_argument("--channels-last", action="store_true", help="run convs in torch.channels_last memory format")
+    p.add_argument("--ch", type=int, default=96, help="width (96 = BigGAN 128); smaller for quick checks")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, all cores here)")
+    args = p.parse_args(argv)
+
+    # Check the architecture against jaxgan before anything is timed.
+    expected = _jaxgan_param_sizes_subprocess(args.ch)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ref = Reference(ch=args.ch, batch=args.batch, channels_last=args.channels_last)
+    assert sizes(ref.G) == expected["g"], ("G differs from jaxgan", count(ref.G), sum(expected["g"]))
+    assert sizes(ref.D) == expected["d"], ("D differs from jaxgan", count(ref.D), sum(expected["d"]))
+    if args.ch == 96:  # the counts pinned in tests/test_models.py (BigGAN-PyTorch's)
+        assert (count(ref.G), count(ref.D)) == (70_433_988, 87_982_370)
+
+    times = []
+    for i in range(args.steps + 1):
+        t0 = time.perf_counter()
+        losses = ref.train_step()
+        if i:  # the first iteration includes one-off allocation and oneDNN setup
+            times.append(time.perf_counter() - t0)
+        if not all(map(math.isfinite, losses.values())):
+            raise RuntimeError(f"non-finite loss {losses}")
+    print(json.dumps({
+        "impl": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "batch": args.batch,
+        "ch": args.ch, "params_g": count(ref.G), "params_d": count(ref.D),
+        "step_s_median": statistics.median(times) if times else None, "step_s_all": [round(t, 3) for t in times],
+        "channels_last": args.channels_last,
+    }))
+
+
+if __name__ == "__main__":
+    main()
