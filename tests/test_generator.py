@@ -208,13 +208,12 @@ def test_sample_mode_command_line(workdir_copy):
 def test_from_pretrained_files_match_the_port(tmp_path):
     # A small random model in pytorch-pretrained-biggan's file format,
     # brought to a trained model's scale (see the conversion tests).
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("pytorch_pretrained_biggan")
-    from pytorch_pretrained_biggan import BigGANConfig, truncated_noise_sample
+    # torch and pytorch-pretrained-biggan are in the test extra.
+    import torch
+    from pytorch_pretrained_biggan import BigGAN, BigGANConfig, truncated_noise_sample
     from test_convert_pytorch_pretrained_biggan import _trained_scale
 
     from jaxgan.convert.pytorch_pretrained_biggan import expected_layers
-    from pytorch_pretrained_biggan import BigGAN
 
     config = BigGANConfig(output_dim=128, channel_width=8, layers=expected_layers(128))
     torch.manual_seed(0)

@@ -8,8 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
-
-import torch  # noqa: E402 - in the test extra
+import torch
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "torch_biggan_reference.py"
 spec = importlib.util.spec_from_file_location("torch_biggan_reference", SCRIPT)

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import losses, parallel
+from jaxgan import losses, parallel, sampling
 from jaxgan.models.biggan import BigGANDiscriminator, BigGANGenerator
 from jaxgan.models.biggan_deep import BigGANDeepDiscriminator, BigGANDeepGenerator
 from jaxgan.state import GANState
@@ -118,10 +118,7 @@ class BigGANTrainer:
     # ------------------------------------------------------------------ init
     def sample_inputs(self, key: Array, n: int) -> tuple[Array, Array | None]:
         """z ~ N(0, I) and uniform classes (None when unconditional)."""
-        kz, ky = jax.random.split(key)
-        z = jax.random.normal(kz, (n, self.G.z_dim), jnp.float32)
-        y = None if self.num_classes is None else jax.random.randint(ky, (n,), 0, self.num_classes)
-        return z, y
+        return sampling.draw_inputs(key, n, self.G.z_dim, self.num_classes)
 
     def _sharded_inputs(self, key: Array, n: int) -> tuple[Array, Array | None]:
         """sample_inputs for a training batch, sharded over the mesh's devices."""
