@@ -11,12 +11,17 @@ statistics (--truncation 0.5 --standing_stats); see jaxgan.train.sample.
 
 from __future__ import annotations
 
-import logging
+if __name__ == "__main__":  # before JAX is imported (see jaxgan.host_memory)
+    from jaxgan import host_memory
 
-from absl import app, flags
-from ml_collections import config_flags
+    host_memory.reexec_with_huge_pages()
 
-from jaxgan import train
+import logging  # noqa: E402
+
+from absl import app, flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from jaxgan import download, train  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/NAME.py[:variant]).",
                                           lock_config=True)
@@ -45,9 +50,26 @@ _STEP = flags.DEFINE_integer("step", None, "--mode sample: checkpoint step (defa
 flags.mark_flags_as_required(["config", "workdir"])
 
 
+def use_compilation_cache() -> str | None:
+    """Keeps compiled programs between runs in XLA's persistent cache, so a
+    resumed run, --mode sample and --mode eval skip the minutes of compiling
+    that BigGAN's init and step take (measured: BigGAN-deep 256 state init
+    75 s + step 49 s on a 2-core CPU, over 3 minutes on an H200). The cache is
+    $JAXGAN_CACHE/xla unless JAX_COMPILATION_CACHE_DIR names another;
+    JAX_ENABLE_COMPILATION_CACHE=false turns it off. Returns the directory."""
+    import jax
+
+    if not jax.config.jax_enable_compilation_cache:
+        return None
+    if not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", str(download.cache_root() / "xla"))
+    return jax.config.jax_compilation_cache_dir
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    use_compilation_cache()
     logging.getLogger().setLevel(logging.INFO)
     # jaxgan's own messages (resume, preemption, bad images) stay; the per-save
     # chatter of Orbax (absl logging) and JAX's backend probing do not.

@@ -147,14 +147,21 @@ def test_training_writes_logs_samples_and_checkpoints_without_recompiling(straig
 
 def test_resume_after_process_exit_is_exact(straight_run, tmp_path):
     config, straight_dir, _ = straight_run
-    common = ["--config", "configs/biggan_128.py:smoke", "--workdir", str(tmp_path)]
-    first = _main(*common, "--config.train.num_steps=2")
+    workdir = tmp_path / "run"
+    common = ["--config", "configs/biggan_128.py:smoke", "--workdir", str(workdir)]
+    # As a user runs it: no JAX_COMPILATION_CACHE_DIR, so jaxgan.main keeps
+    # compiled programs in $JAXGAN_CACHE/xla and the second process reuses them.
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    env["JAXGAN_CACHE"] = str(tmp_path / "cache")
+    first = _main(*common, "--config.train.num_steps=2", env=env)
     assert first.returncode == 0, first.stderr[-3000:]
-    second = _main(*common)  # picks up at step 2, runs to 4
+    cached = sorted(p.name for p in (tmp_path / "cache" / "xla").iterdir())
+    assert any("init_state" in name for name in cached) and any("step_fn" in name for name in cached), cached
+    second = _main(*common, env=env)  # picks up at step 2, runs to 4
     assert second.returncode == 0, second.stderr[-3000:]
     assert "resumed from step 2" in second.stderr
     straight, straight_data = _restore(straight_dir, config, 4)
-    resumed, resumed_data = _restore(tmp_path, config, 4)
+    resumed, resumed_data = _restore(workdir, config, 4)
     assert straight_data == resumed_data == {"process_count": 1, "processes": [{"step": 4}]}
     # params, BN/SN state, both optimizers, EMA, step and rng: all equal.
     _leaves_close(straight, resumed, atol=0)
