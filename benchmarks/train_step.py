@@ -2,14 +2,23 @@
 
     python benchmarks/train_step.py --config configs/biggan_deep_256.py --batch 8 --steps 3
     python benchmarks/train_step.py --config configs/biggan_128.py --dry-run
+    python benchmarks/train_step.py --config configs/biggan_deep_256.py --dtype bfloat16 \
+        --fit-memory --batch 32 --peak-tflops 989
 
-Prints one JSON line with: config, backend, devices, global_batch, num_d_steps,
-params_g, params_d, compile_s, step_s_median, images_per_s, flops_per_step,
-mfu, peak_mem_bytes. FLOPs come from XLA's cost analysis of the compiled step;
-MFU = flops_per_step / step_s_median / (peak_tflops * 1e12 * devices) and needs
---peak-tflops (per device). Fields the backend cannot give are null.
---dry-run compiles and counts without running a step. One step = num_d_steps D
-updates + 1 G update + EMA on synthetic data (no input pipeline cost).
+Prints one JSON line per measured batch with: config, backend, devices,
+global_batch, num_d_steps, params_g, params_d, compile_s, step_s_median,
+images_per_s, flops_per_step, mfu, peak_mem_bytes (plus the compiled program's
+memory in `compiled_mem_bytes`). FLOPs come from XLA's cost analysis of the
+compiled step; MFU = flops_per_step / step_s_median / (peak_tflops * 1e12 *
+devices) and needs --peak-tflops (per device). Fields the backend cannot give
+are null. --dry-run compiles and counts without running a step. One step =
+num_d_steps D updates + 1 G update + EMA on synthetic data (no input pipeline
+cost).
+
+--fit-memory looks for the largest batch whose step fits the device memory: it
+measures --batch first, scales the compiled program's temporaries linearly to the
+device's memory limit, and measures that batch, stepping down while the
+compiled program or its run does not fit.
 """
 
 from __future__ import annotations
@@ -21,41 +30,61 @@ import statistics
 import sys
 import time
 
-import jax
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+if __name__ == "__main__":  # before JAX is imported: XLA:CPU steps are faster with huge pages
+    from jaxgan import host_memory
+
+    host_memory.reexec_with_huge_pages()
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
 
 from jaxgan import config_base, parallel, train  # noqa: E402
 from jaxgan.models.layers import count_params  # noqa: E402
 from jaxgan.trainers import get_trainer  # noqa: E402
 
+# Headroom left for the allocator's fragmentation and the runtime's own buffers
+# when --fit-memory picks a batch from the compiled program's memory.
+FIT_FRACTION = 0.92
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True, help="configs/NAME.py[:variant]")
-    p.add_argument("--batch", type=int, help="global batch per update (default: the config's)")
-    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per update (default 1)")
-    p.add_argument("--num-d-steps", type=int, help="D steps per G step (default: the config's)")
-    p.add_argument("--dtype", choices=["float32", "bfloat16"], help="compute dtype (default: the config's)")
-    p.add_argument("--steps", type=int, default=3, help="timed steps after the first")
-    p.add_argument("--peak-tflops", type=float, help="peak TFLOP/s of one device, for MFU")
-    p.add_argument("--dry-run", action="store_true", help="compile and count, do not run")
-    args = p.parse_args(argv)
 
-    config = config_base.load(args.config)
+def compiled_memory(compiled) -> dict | None:
+    """Bytes the compiled step needs on one device (arguments + outputs that do
+    not alias them + temporaries), or None where the backend cannot say."""
+    try:
+        m = compiled.memory_analysis()
+    except Exception:  # noqa: BLE001 - not every backend implements it
+        return None
+    if m is None:
+        return None
+    args, temp = int(m.argument_size_in_bytes), int(m.temp_size_in_bytes)
+    out = int(m.output_size_in_bytes) - int(m.alias_size_in_bytes)
+    return {"arguments": args, "temporaries": temp, "outputs": out, "total": args + temp + max(out, 0)}
+
+
+def memory_limit(override_gib: float | None = None) -> int | None:
+    if override_gib:
+        return int(override_gib * 2**30)
+    stats = jax.devices()[0].memory_stats() if hasattr(jax.devices()[0], "memory_stats") else None
+    return int(stats["bytes_limit"]) if stats and "bytes_limit" in stats else None
+
+
+def _progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dict:
+    """Compiles and (unless --dry-run) times the step at `batch_size`. With
+    check_fit, raises MemoryError before running a program that does not fit."""
     with config.unlocked():
-        if args.batch:
-            config.train.batch_size = args.batch
-        config.train.grad_accum_steps = args.grad_accum
-        if args.num_d_steps:
-            config.train.num_d_steps = args.num_d_steps
-        if args.dtype:
-            config.dtype = args.dtype
-    mesh = parallel.make_mesh()
+        config.train.batch_size = batch_size
     trainer = get_trainer(config, mesh)
+    t0 = time.perf_counter()
     state, _ = train.create_state(trainer, config, mesh)
-    n_d, batch_size, res = config.train.num_d_steps, config.train.batch_size, config.model.resolution
+    jax.block_until_ready(state)
+    _progress(f"batch {batch_size}: state created in {time.perf_counter() - t0:.1f} s (init compile included)")
+    n_d, res = config.train.num_d_steps, config.model.resolution
     rng = np.random.default_rng(0)
     batch = {"image": rng.uniform(-1, 1, (n_d, batch_size, res, res, 3)).astype(np.float32),
              "label": rng.integers(0, max(config.data.num_classes, 1), (n_d, batch_size)).astype(np.int32)}
@@ -64,9 +93,15 @@ def main(argv=None):
     t0 = time.perf_counter()
     compiled = jax.jit(trainer.train_step, donate_argnums=0).lower(state, batch).compile()
     compile_s = time.perf_counter() - t0
+    _progress(f"batch {batch_size}: step compiled in {compile_s:.1f} s")
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     flops = float(cost["flops"]) if cost and "flops" in cost else None
+    mem = compiled_memory(compiled)
+    limit = memory_limit(args.memory_limit_gib)
+    if check_fit and mem and limit and mem["total"] > limit:
+        raise MemoryError(f"batch {batch_size}: the compiled step needs {mem['total'] / 2**30:.1f} GiB "
+                          f"of {limit / 2**30:.1f} GiB")
 
     times = []
     if not args.dry_run:
@@ -76,6 +111,7 @@ def main(argv=None):
             jax.block_until_ready(metrics)
             if i:  # the first run includes one-off allocation
                 times.append(time.perf_counter() - t0)
+            _progress(f"batch {batch_size}: step {i} took {time.perf_counter() - t0:.3f} s")
     step_s = statistics.median(times) if times else None
 
     peak_mem = None
@@ -86,14 +122,83 @@ def main(argv=None):
     mfu = None
     if flops and step_s and args.peak_tflops:
         mfu = flops / step_s / (args.peak_tflops * 1e12 * devices)
-    print(json.dumps({
+    result = {
         "config": args.config, "backend": jax.default_backend(), "devices": devices, "dtype": config.dtype,
         "global_batch": batch_size, "num_d_steps": n_d,
         "params_g": count_params(state.g["params"]), "params_d": count_params(state.d["params"]),
         "compile_s": round(compile_s, 2), "step_s_median": step_s,
         "images_per_s": batch_size * n_d / step_s if step_s else None,
         "flops_per_step": flops, "mfu": mfu, "peak_mem_bytes": peak_mem,
-    }))
+        "compiled_mem_bytes": mem["total"] if mem else None,
+    }
+    print(json.dumps(result), flush=True)
+    result["_memory"] = mem
+    return result
+
+
+def _is_out_of_memory(e: Exception) -> bool:
+    return isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in str(e) or "out of memory" in str(e).lower()
+
+
+def fit_memory(config, mesh, args) -> dict:
+    """The largest batch that fits, found from one probe at --batch (see module doc)."""
+    quantum = jax.device_count() * 8
+    probe = measure(config, mesh, args, args.batch)
+    mem, limit = probe["_memory"], memory_limit(args.memory_limit_gib)
+    if not mem or not limit:
+        raise SystemExit("--fit-memory needs the compiled program's memory analysis and the device's "
+                         "memory limit (give --memory-limit-gib where the backend has none, e.g. CPU)")
+    # Arguments (state + batch) barely grow with the batch; temporaries scale
+    # with it. Ignoring their fixed part over-estimates the per-sample cost, so
+    # the first guess errs small.
+    per_sample = (mem["temporaries"] + max(mem["outputs"], 0)) / args.batch
+    batch = int((FIT_FRACTION * limit - mem["arguments"]) / per_sample) // quantum * quantum
+    print(f"fit-memory: {args.batch} needs {mem['total'] / 2**30:.2f} GiB of {limit / 2**30:.2f} GiB; "
+          f"trying {batch}", file=sys.stderr, flush=True)
+    best = probe
+    while batch > args.batch:
+        try:
+            return measure(config, mesh, args, batch, check_fit=True)
+        except Exception as e:  # noqa: BLE001 - only out-of-memory steps down
+            if not _is_out_of_memory(e):
+                raise
+            print(f"fit-memory: {batch} does not fit ({str(e).splitlines()[0][:200]})", file=sys.stderr,
+                  flush=True)
+            batch = int(batch * 0.85) // quantum * quantum
+    return best
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="configs/NAME.py[:variant]")
+    p.add_argument("--batch", type=int, help="global batch per update (default: the config's; "
+                                              "with --fit-memory the probe batch)")
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per update (default 1)")
+    p.add_argument("--num-d-steps", type=int, help="D steps per G step (default: the config's)")
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], help="compute dtype (default: the config's)")
+    p.add_argument("--steps", type=int, default=3, help="timed steps after the first")
+    p.add_argument("--peak-tflops", type=float, help="peak TFLOP/s of one device, for MFU")
+    p.add_argument("--dry-run", action="store_true", help="compile and count, do not run")
+    p.add_argument("--fit-memory", action="store_true", help="find and time the largest batch that fits")
+    p.add_argument("--memory-limit-gib", type=float,
+                   help="memory of one device to fit into (default: the device's own limit)")
+    args = p.parse_args(argv)
+
+    config = config_base.load(args.config)
+    with config.unlocked():
+        config.train.grad_accum_steps = args.grad_accum
+        if args.num_d_steps:
+            config.train.num_d_steps = args.num_d_steps
+        if args.dtype:
+            config.dtype = args.dtype
+    args.batch = args.batch or config.train.batch_size
+    mesh = parallel.make_mesh()
+    if args.fit_memory:
+        if args.dry_run:
+            p.error("--fit-memory runs the steps it finds; drop --dry-run")
+        fit_memory(config, mesh, args)
+    else:
+        measure(config, mesh, args, args.batch)
 
 
 if __name__ == "__main__":
