@@ -31,12 +31,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # aot_memory, beside this file
 
 if __name__ == "__main__":  # before JAX is imported: XLA:CPU steps are faster with huge pages
     from jaxgan import host_memory
 
     host_memory.reexec_with_huge_pages()
 
+import aot_memory  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -50,17 +52,19 @@ FIT_FRACTION = 0.92
 
 
 def compiled_memory(compiled) -> dict | None:
-    """Bytes the compiled step needs on one device (arguments + outputs that do
-    not alias them + temporaries), or None where the backend cannot say."""
+    """Bytes the compiled step needs on one device: aot_memory's peak estimate
+    (arguments + outputs not aliased to them + temporaries) and its parts, or
+    None where the backend cannot say."""
     try:
-        m = compiled.memory_analysis()
+        stats = compiled.memory_analysis()
     except Exception:  # noqa: BLE001 - not every backend implements it
         return None
-    if m is None:
+    if stats is None:
         return None
-    args, temp = int(m.argument_size_in_bytes), int(m.temp_size_in_bytes)
-    out = int(m.output_size_in_bytes) - int(m.alias_size_in_bytes)
-    return {"arguments": args, "temporaries": temp, "outputs": out, "total": args + temp + max(out, 0)}
+    mem = {k: int(getattr(stats, k)) for k in aot_memory.MEMORY_FIELDS[:4]}
+    return {"arguments": mem["argument_size_in_bytes"], "temporaries": mem["temp_size_in_bytes"],
+            "outputs": mem["output_size_in_bytes"] - mem["alias_size_in_bytes"],
+            "total": aot_memory.peak_estimate(mem)}
 
 
 def memory_limit(override_gib: float | None = None) -> int | None:
@@ -153,19 +157,17 @@ def fit_memory(config, mesh, args) -> dict:
     # the first guess errs small.
     per_sample = (mem["temporaries"] + max(mem["outputs"], 0)) / args.batch
     batch = int((FIT_FRACTION * limit - mem["arguments"]) / per_sample) // quantum * quantum
-    print(f"fit-memory: {args.batch} needs {mem['total'] / 2**30:.2f} GiB of {limit / 2**30:.2f} GiB; "
-          f"trying {batch}", file=sys.stderr, flush=True)
-    best = probe
+    _progress(f"fit-memory: {args.batch} needs {mem['total'] / 2**30:.2f} GiB of {limit / 2**30:.2f} GiB; "
+              f"trying {batch}")
     while batch > args.batch:
         try:
             return measure(config, mesh, args, batch, check_fit=True)
         except Exception as e:  # noqa: BLE001 - only out-of-memory steps down
             if not _is_out_of_memory(e):
                 raise
-            print(f"fit-memory: {batch} does not fit ({str(e).splitlines()[0][:200]})", file=sys.stderr,
-                  flush=True)
+            _progress(f"fit-memory: {batch} does not fit ({str(e).splitlines()[0][:200]})")
             batch = int(batch * 0.85) // quantum * quantum
-    return best
+    return probe
 
 
 def main(argv=None):
