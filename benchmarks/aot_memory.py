@@ -18,7 +18,8 @@ compiler refuses a step whose temporaries exceed the device memory: then the
 memory fields are null, `error` holds its RESOURCE_EXHAUSTED message (with the
 bytes it needed) and the exit status is 2. --buffers N adds the N
 largest buffers live at the memory peak, named by the jax operations that
-made them (from XLA's live-range dump; written to a temporary folder).
+made them (from XLA's live-range dump; written to a temporary folder, or
+kept in --dump-dir DIR with the optimised HLO and buffer assignment).
 
 Devices: by default all local devices, as training uses them. --devices N on a
 CPU fakes N host devices (XLA_FLAGS=--xla_force_host_platform_device_count=N,
@@ -64,6 +65,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--buffers", type=int, default=0, metavar="N",
                    help="also list the N largest buffers live at the memory peak (from XLA's dump: with a "
                         "persistent compilation cache set JAX_ENABLE_COMPILATION_CACHE=false, a cached program dumps nothing)")
+    p.add_argument("--dump-dir", metavar="DIR",
+                   help="keep XLA's dump of the compiled step (optimised HLO, buffer assignment, live ranges) in DIR")
     args = p.parse_args(argv)
     if args.topology and args.devices:
         p.error("--topology fixes the devices; leave out --devices")
@@ -211,7 +214,7 @@ def main(argv=None) -> dict:
     step = jax.jit(trainer.train_step, in_shardings=(state_sharding, batch_sharding),
                    out_shardings=(state_sharding, replicated), donate_argnums=0)
 
-    dump_dir = tempfile.mkdtemp(prefix="jaxgan-aot-") if args.buffers else None
+    dump_dir = args.dump_dir or (tempfile.mkdtemp(prefix="jaxgan-aot-") if args.buffers else None)
     options = {"xla_dump_to": dump_dir, "xla_dump_hlo_as_text": True, "xla_dump_hlo_module_re": "train_step"} \
         if dump_dir else None
     t0 = time.perf_counter()
@@ -239,8 +242,9 @@ def main(argv=None) -> dict:
         "peak_estimate_gib": round(peak / GIB, 3) if peak is not None else None, "compile_s": round(compile_s, 2),
         "error": error,
     }
-    if dump_dir:
+    if args.buffers:
         result["largest_buffers"] = largest_buffers(dump_dir, args.buffers)
+    if dump_dir and not args.dump_dir:
         import shutil
 
         shutil.rmtree(dump_dir, ignore_errors=True)

@@ -23,7 +23,7 @@ MEMORY = ("argument_size_in_bytes", "output_size_in_bytes", "alias_size_in_bytes
           "peak_estimate_bytes")
 
 
-def test_reports_per_device_memory_and_grows_with_the_batch():
+def test_reports_per_device_memory_and_grows_with_the_batch(tmp_path):
     # --grad-accum 1: micro-batches of 8 and 16 both divide over the 8 devices, so
     # both steps shard the generator's batch and their memory compares like for like.
     run = subprocess.run([sys.executable, str(SCRIPT), "--config", CONFIG, "--devices", "8", "--batch", "8",
@@ -57,7 +57,7 @@ def test_reports_per_device_memory_and_grows_with_the_batch():
     # --buffers reads XLA's dump, which a program from the persistent compilation cache does not write.
     env = {**os.environ, "JAX_ENABLE_COMPILATION_CACHE": "false"}
     run = subprocess.run([sys.executable, str(SCRIPT), "--config", CONFIG, "--devices", "8", "--batch", "16",
-                          "--grad-accum", "1", "--buffers", "3"],
+                          "--grad-accum", "1", "--buffers", "3", "--dump-dir", str(tmp_path / "dump")],
                          cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     large = json.loads([line for line in run.stdout.splitlines() if line.startswith("{")][-1])
@@ -67,6 +67,8 @@ def test_reports_per_device_memory_and_grows_with_the_batch():
     assert large["peak_estimate_bytes"] > small["peak_estimate_bytes"]
     top = large["largest_buffers"]["top"]
     assert len(top) == 3 and all(b["bytes"] > 0 and b["op"] for b in top)
+    # --dump-dir keeps XLA's dump of the step for a closer look.
+    assert list((tmp_path / "dump").glob("*train_step*buffer-assignment.txt"))
 
 
 @pytest.mark.skipif(importlib.util.find_spec("libtpu") is not None, reason="libtpu is installed")
