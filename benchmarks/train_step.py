@@ -8,9 +8,13 @@
 Prints one JSON line per measured batch with: config, backend, devices,
 global_batch, num_d_steps, params_g, params_d, compile_s, step_s_median,
 images_per_s, flops_per_step, mfu, peak_mem_bytes (plus the compiled program's
-memory in `compiled_mem_bytes`). FLOPs come from XLA's cost analysis of the
-compiled step; MFU = flops_per_step / step_s_median / (peak_tflops * 1e12 *
-devices) and needs --peak-tflops (per device). Fields the backend cannot give
+memory in `compiled_mem_bytes` and XLA's own count in `xla_flops`).
+flops_per_step counts the matrix products and convolutions of the step's jaxpr
+with every loop iteration (step_flops.py); XLA's cost analysis of the compiled
+step counts a loop body once (the D updates and micro-batches are scans, and so
+are the CPU's per-tap weight gradients), so it is reported beside it, not used.
+MFU = flops_per_step / step_s_median / (peak_tflops * 1e12 * devices) and needs
+--peak-tflops (per device). Fields the backend cannot give
 are null. --dry-run compiles and counts without running a step. One step =
 num_d_steps D updates + 1 G update + EMA on synthetic data (no input pipeline
 cost).
@@ -41,6 +45,7 @@ if __name__ == "__main__":  # before JAX is imported: XLA:CPU steps are faster w
 import aot_memory  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
+import step_flops  # noqa: E402
 
 from jaxgan import config_base, parallel, train  # noqa: E402
 from jaxgan.models.layers import count_params  # noqa: E402
@@ -100,7 +105,8 @@ def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dic
     _progress(f"batch {batch_size}: step compiled in {compile_s:.1f} s")
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    flops = float(cost["flops"]) if cost and "flops" in cost else None
+    xla_flops = float(cost["flops"]) if cost and "flops" in cost else None
+    flops = float(step_flops.matmul_flops(trainer.train_step, state, batch))
     mem = compiled_memory(compiled)
     limit = memory_limit(args.memory_limit_gib)
     if check_fit and mem and limit and mem["total"] > limit:
@@ -132,7 +138,7 @@ def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dic
         "params_g": count_params(state.g["params"]), "params_d": count_params(state.d["params"]),
         "compile_s": round(compile_s, 2), "step_s_median": step_s,
         "images_per_s": batch_size * n_d / step_s if step_s else None,
-        "flops_per_step": flops, "mfu": mfu, "peak_mem_bytes": peak_mem,
+        "flops_per_step": flops, "mfu": mfu, "peak_mem_bytes": peak_mem, "xla_flops": xla_flops,
         "compiled_mem_bytes": mem["total"] if mem else None,
     }
     print(json.dumps(result), flush=True)
