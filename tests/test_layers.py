@@ -229,3 +229,28 @@ def test_conv2d_same_gradient_holds_one_window_copy_at_a_time():
     grad = jax.jit(jax.grad(lambda x, w: jnp.sum(layers.conv2d_same(x, w) ** 2), argnums=(0, 1)))
     temp = grad.lower(x, w).compile().memory_analysis().temp_size_in_bytes
     assert temp < 5 * 2 * 64 * 64 * 16 * 4
+
+
+@pytest.mark.parametrize("kernel_size", [(3, 3), (1, 1)])
+def test_upsample_conv_equals_upsample_then_conv(kernel_size):
+    """The CPU's phase-decomposed upsampling convolution (four 2x2 convolutions
+    on the small input) is the plain nearest-upsample + 'SAME' convolution, in
+    values and in both gradients, borders included; and it does 16/36 of the
+    multiply-adds."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 5, 6, 7)).astype(np.float32)
+    w = rng.standard_normal((*kernel_size, 7, 4)).astype(np.float32)
+    cot = rng.standard_normal((2, 10, 12, 4)).astype(np.float32)
+    plain = lambda x, w: layers._conv2d_same_xla(layers.upsample_nearest(x), w)
+    np.testing.assert_allclose(np.asarray(layers.upsample_conv2d_same(x, w)), np.asarray(plain(x, w)),
+                               rtol=1e-5, atol=1e-5)
+    loss = lambda conv: lambda x, w: jnp.sum(conv(x, w) * cot)
+    g_phase = jax.jit(jax.grad(loss(layers.upsample_conv2d_same), argnums=(0, 1)))(x, w)
+    g_plain = jax.grad(loss(plain), argnums=(0, 1))(x, w)
+    for a, b in zip(g_phase, g_plain):
+        assert float(jnp.abs(b).max()) > 1.0
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-4)
+    macs = jax.jit(layers.upsample_conv2d_same).lower(x, w).compile().cost_analysis()
+    macs = (macs[0] if isinstance(macs, (list, tuple)) else macs)["flops"] / 2
+    per_pixel = 16 if kernel_size == (3, 3) else 1  # per input pixel, in and out channel
+    assert macs < 1.1 * per_pixel * 2 * 5 * 6 * 7 * 4

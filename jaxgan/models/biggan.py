@@ -141,13 +141,12 @@ class GeneratorBlock(nn.Module):
     def __call__(self, x: Array, cond: Array | None, train: bool) -> Array:
         make, norm = self.make, lambda name: block_norm(self.make, self.norm_kind, self.num_classes, name)
         h = nn.relu(norm("bn1")(x, cond, train))
-        if self.upsample:
-            h, x = layers.upsample_nearest(h), layers.upsample_nearest(x)
-        h = make.conv(self.out_features, name="conv1")(h, train)
+        # The upsampling is part of conv1 and conv_sc (layers.upsample_conv2d_same).
+        h = make.conv(self.out_features, upsample=self.upsample, name="conv1")(h, train)
         h = nn.relu(norm("bn2")(h, cond, train))
         h = make.conv(self.out_features, name="conv2")(h, train)
         if x.shape[-1] != self.out_features or self.upsample:
-            x = make.conv(self.out_features, (1, 1), name="conv_sc")(x, train)
+            x = make.conv(self.out_features, (1, 1), upsample=self.upsample, name="conv_sc")(x, train)
         return h + x
 
 

@@ -56,16 +56,16 @@ class DeepGeneratorBlock(nn.Module):
         hidden = x.shape[-1] // self.channel_ratio
         bn = lambda name, t: nn.relu(make.conditional_batch_norm(name=name)(t, cond, train))
         h = make.conv(hidden, (1, 1), name="conv1")(bn("bn1", x), train)
-        h = bn("bn2", h)
-        if self.upsample:
-            h, x = layers.upsample_nearest(h), layers.upsample_nearest(x)
-        h = make.conv(hidden, name="conv2")(h, train)
+        # The upsampling is part of conv2 (layers.upsample_conv2d_same).
+        h = make.conv(hidden, upsample=self.upsample, name="conv2")(bn("bn2", h), train)
         h = make.conv(hidden, name="conv3")(bn("bn3", h), train)
         h = make.conv(self.out_features, (1, 1), name="conv4")(bn("bn4", h), train)
         if x.shape[-1] != self.out_features:
             if x.shape[-1] < self.out_features:
                 raise ValueError("a BigGAN-deep G block can drop channels on its skip path, not add them")
             x = x[..., : self.out_features]
+        if self.upsample:  # after dropping channels: fewer to copy
+            x = layers.upsample_nearest(x)
         return h + x
 
 
