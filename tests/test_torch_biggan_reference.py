@@ -1,9 +1,12 @@
-"""benchmarks/torch_biggan_reference.py, the plain-PyTorch BigGAN 128 the
-trainer's CPU speed is compared with: at width 8 its trainable tensors match
-jaxgan's, one iteration trains both nets, and its orthogonal-regularisation
-gradient is the gradient of jaxgan's penalty."""
+"""benchmarks/torch_biggan_reference.py, the plain-PyTorch BigGAN 128 and
+BigGAN-deep 256 the trainer's CPU speed is compared with: at width 8 their
+trainable tensors match jaxgan's, one iteration trains both nets, the deep256
+command line checks the sizes and the config's settings and prints its JSON
+line, and the orthogonal-regularisation gradient is the gradient of jaxgan's
+penalty."""
 
 import importlib.util
+import json
 import math
 from pathlib import Path
 
@@ -16,9 +19,11 @@ ref_mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ref_mod)
 
 
-def test_small_reference_matches_jaxgan_and_one_iteration_trains():
-    ref = ref_mod.Reference(ch=8, batch=2)
-    expected = ref_mod.jaxgan_param_sizes(ch=8)
+@pytest.mark.parametrize("arch", ["biggan128", "deep256"])
+def test_small_reference_matches_jaxgan_and_one_iteration_trains(arch):
+    ref = ref_mod.Reference(ch=8, batch=2, arch=arch)
+    expected = ref_mod.jaxgan_param_sizes(ch=8, arch=arch)
+    ref_mod.check_settings(arch, expected["settings"])
     assert ref_mod.sizes(ref.G) == expected["g"]
     assert ref_mod.sizes(ref.D) == expected["d"]
 
@@ -31,9 +36,10 @@ def test_small_reference_matches_jaxgan_and_one_iteration_trains():
         unchanged = {k for k in after if torch.equal(before[net][k], after[k])}
         # Every trainable tensor and BN statistic changes, but maybe the
         # attention convs' weights: with gamma = 0 at init their loss gradient
-        # is exactly 0 (as in jaxgan), and G's ortho gradient is ~0 on their
-        # orthogonal init. D's output bias: its hinge gradient is exactly 0
-        # while all logits are inside the margin. SN vectors are not checked:
+        # is exactly 0 (as in jaxgan), and G's ortho gradient (biggan128's
+        # only) is ~0 on their orthogonal init. D's output bias: its hinge
+        # gradient is exactly 0 while all logits are inside the margin. SN
+        # vectors are not checked:
         # power iteration on an orthogonal init can be an exact fixed point.
         attention = {k for k in after if any(f".{c}.weight" in k for c in ("theta", "phi", "g", "o"))}
         exempt = attention | {"linear.bias"} if net == "D" else attention
@@ -44,6 +50,27 @@ def test_small_reference_matches_jaxgan_and_one_iteration_trains():
         assert not unchanged & stats, (net, sorted(unchanged & stats))
     ema = snapshot(ref.G_ema)
     assert any(not torch.equal(before["G_ema"][k], ema[k]) for k in ema)
+
+
+def test_deep256_command_line_checks_sizes_and_prints_json(capsys):
+    # The whole script path at width 8: jaxgan's sizes and config settings from
+    # the subprocess, the asserts, one warm-up and one timed iteration.
+    ref_mod.main(["--arch", "deep256", "--ch", "8", "--batch", "2", "--steps", "1"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1, lines
+    out = json.loads(lines[0])
+    expected = ref_mod.jaxgan_param_sizes(8, arch="deep256")
+    assert (out["arch"], out["ch"], out["batch"]) == ("deep256", 8, 2)
+    assert (out["params_g"], out["params_d"]) == (sum(expected["g"]), sum(expected["d"]))
+    assert len(out["step_s_all"]) == 1 and out["step_s_median"] > 0
+
+
+def test_settings_mismatch_is_reported():
+    settings = ref_mod.ARCHS["deep256"].settings()
+    ref_mod.check_settings("deep256", settings)
+    with pytest.raises(AssertionError, match="ortho"):
+        ref_mod.check_settings("deep256", {**settings, "ortho": 1e-4})
+
 
 @pytest.mark.parametrize("shape", [(6, 4, 3, 3), (50, 5)])  # out <= fan_in, and out > fan_in (G's first linear)
 def test_ortho_gradient_is_the_gradient_of_the_penalty(shape):
