@@ -232,13 +232,14 @@ class DiscriminatorBlock(nn.Module):
         make = self.make
         h = nn.relu(x) if self.preactivation else x
         h = make.conv(self.out_features, name="conv1")(h, train)
-        h = make.conv(self.out_features, name="conv2")(nn.relu(h), train)
-        if self.downsample:
-            h = layers.avg_pool2(h)
-        learnable_sc = x.shape[-1] != self.out_features or self.downsample
-        sc = lambda t: make.conv(self.out_features, (1, 1), name="conv_sc")(t, train) if learnable_sc else t
-        pool = layers.avg_pool2 if self.downsample else (lambda t: t)
-        x = pool(sc(x)) if self.preactivation else sc(pool(x))
+        # The pooling is part of conv2 and the preactivated conv_sc (layers.conv2d_same_avg_pool).
+        h = make.conv(self.out_features, downsample=self.downsample, name="conv2")(nn.relu(h), train)
+        if x.shape[-1] != self.out_features or self.downsample:
+            if self.preactivation:
+                x = make.conv(self.out_features, (1, 1), downsample=self.downsample, name="conv_sc")(x, train)
+            else:
+                x = layers.avg_pool2(x) if self.downsample else x
+                x = make.conv(self.out_features, (1, 1), name="conv_sc")(x, train)
         return h + x
 
 
