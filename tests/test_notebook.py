@@ -5,7 +5,6 @@ BigGAN-deep 128 written in pytorch-pretrained-biggan's file format instead of
 the downloaded weights, and a few training steps of the quickstart config."""
 
 import json
-import os
 from pathlib import Path
 
 import nbclient
@@ -33,15 +32,6 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("JAXGAN_NOTEBOOK_PRETRAINED", str(pretrained))
     monkeypatch.setenv("JAXGAN_NOTEBOOK_WORKDIR", str(workdir))
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # `import jaxgan` finds this checkout; the install cell is skipped
-    # Single-threaded Eigen matrix products in the kernel. Its training runs on
-    # conftest's 8 fake devices on a 2-core machine: a parallel Eigen product
-    # that finishes on a worker of the shared intra-op pool resumes its device's
-    # program there, and when that program then waits in a cross-device
-    # all-reduce it holds the worker. With both workers so held, the device
-    # still computing could not finish, and XLA aborted the all-reduce after
-    # 40 s, killing the kernel (seen once the CPU kernel gradient's products ran
-    # in a loop). Real CPU training uses one device and has no all-reduce.
-    monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false")
 
     notebook = nbformat.read(REPO / "notebooks" / "quickstart.ipynb", as_version=4)
     # Run from a scratch copy of the repo root's view: files the notebook writes

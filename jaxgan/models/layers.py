@@ -167,7 +167,7 @@ class SNConv(nn.Module):
         if self.upsample and self.downsample:
             raise ValueError("SNConv: upsample and downsample are exclusive")
         conv = upsample_conv2d_same if self.upsample else conv2d_same_avg_pool if self.downsample else conv2d_same
-        # Upsampling and pooling commute with the bias: it is added after either way.
+        # Pooling commutes with the bias: it is added after either way.
         y = conv(x.astype(self.dtype), kernel.astype(self.dtype))
         return _add_bias(self, y)
 
