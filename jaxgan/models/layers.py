@@ -167,7 +167,7 @@ class SNConv(nn.Module):
         if self.upsample and self.downsample:
             raise ValueError("SNConv: upsample and downsample are exclusive")
         conv = upsample_conv2d_same if self.upsample else conv2d_same_avg_pool if self.downsample else conv2d_same
-        # Pooling commutes with the bias: it is added after either way.
+        # Upsampling and pooling commute with the bias: it is added after either way.
         y = conv(x.astype(self.dtype), kernel.astype(self.dtype))
         return _add_bias(self, y)
 
@@ -200,6 +200,16 @@ def _conv2d_cpu_fwd(x, kernel, padding):
     return _conv2d_xla(x, kernel, padding), (x, kernel)
 
 
+def _taps_in_a_loop() -> bool:
+    """Whether the CPU kernel gradient loops over its taps: on one device.
+    With several CPU devices (the test suite's 8 fake ones) the loop's matrix
+    products run as parallel Eigen contractions whose completions resume a
+    device's program on a shared pool worker; when that program then waits in
+    a cross-device all-reduce it holds the worker, and with 2 cores both
+    workers were held and XLA aborted the all-reduce after 40 s."""
+    return jax.device_count() == 1
+
+
 def _conv2d_cpu_bwd(padding, res, dy):
     x, kernel = res
     kh, kw = kernel.shape[:2]
@@ -224,14 +234,14 @@ def _conv2d_cpu_bwd(padding, res, dy):
         window = jax.lax.dynamic_slice(xp, (0, t // kw, t % kw, 0), (n, h, w, c))
         return jnp.matmul(dy_t, window.reshape(n * h * w, c), preferred_element_type=jnp.float32)
 
-    if kh * kw == 1:
-        taps = tap(0)[None]
-    else:
+    if kh * kw > 1 and _taps_in_a_loop():
         # The taps run in a loop so that one window copy is live at a time:
         # unrolled, XLA:CPU copies all nine windows before the products (an
         # optimization barrier does not stop it), and BigGAN-deep 256's step
         # at batch 8 needed 31 GiB of temporaries instead of 15.
         taps = jax.lax.map(tap, jnp.arange(kh * kw))
+    else:
+        taps = jnp.stack([tap(t) for t in range(kh * kw)])
     dkernel = taps.reshape(kh, kw, -1, c).transpose(0, 1, 3, 2).astype(kernel.dtype)
     return dx, dkernel
 
