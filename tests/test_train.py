@@ -31,11 +31,12 @@ def load_config(name: str, variant: str = ""):
 
 
 def _leaves_close(a, b, atol):
-    flat_a, tree_a = jax.tree_util.tree_flatten(jax.device_get(a))
+    flat_a, tree_a = jax.tree_util.tree_flatten_with_path(jax.device_get(a))
     flat_b, tree_b = jax.tree_util.tree_flatten(jax.device_get(b))
     assert tree_a == tree_b
-    for x, y in zip(flat_a, flat_b):
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=0, atol=atol)
+    for (path, x), y in zip(flat_a, flat_b):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=0, atol=atol,
+                                   err_msg=jax.tree_util.keystr(path))
 
 
 def test_sharded_step_equals_single_device_step():
