@@ -12,6 +12,7 @@ from jax.sharding import AxisType, NamedSharding, PartitionSpec
 
 from jaxgan.models.biggan import BigGANDiscriminator, BigGANGenerator
 from jaxgan.models.biggan_deep import BigGANDeepDiscriminator, BigGANDeepGenerator
+from jaxgan.models import layers
 from jaxgan.models.layers import count_params
 
 RESOLUTIONS = (32, 64, 128, 256, 512)
@@ -174,6 +175,27 @@ def test_hierarchical_z_is_split_into_blocks_plus_one_chunks():
     assert _shapes(g)["params"]["linear"]["kernel"].shape == (20, 4 * 4 * 16 * 96)
     assert _shapes(g)["params"]["block0"]["bn1"]["gain"]["kernel"].shape == (128 + 20, 16 * 96)
     assert BigGANGenerator(dim_z=128).z_dim == 126  # cut to a multiple, as BigGAN-PyTorch does
+
+
+# Nonlinearities per block and outside the blocks (G's output BN-ReLU; D's
+# ReLU before the sum pool; BigGAN D's first block is not preactivated).
+NONLINEARITIES = {"biggan": ((2, 1), (2, 0)), "biggan_deep": ((4, 1), (4, 1))}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_activation_option_reaches_every_nonlinearity(kind, monkeypatch):
+    calls = []
+    monkeypatch.setitem(layers.ACTIVATIONS, "counted", lambda x: calls.append(x.shape) or jax.nn.silu(x))
+    for model, resolution, (per_block, extra) in zip(_small(kind, activation="counted"), (None, 32),
+                                                     NONLINEARITIES[kind]):
+        calls.clear()
+        params = _shapes(model, resolution)["params"]
+        blocks = sum(name.startswith("block") for name in params)
+        assert blocks >= 3 and len(calls) == per_block * blocks + extra, (type(model).__name__, blocks, len(calls))
+    g, _ = _small(kind)
+    assert g.activation == "relu"  # the papers'
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        _shapes(_small(kind, activation="swish")[0])
 
 
 def test_clear_errors():

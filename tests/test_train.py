@@ -53,6 +53,12 @@ def test_sharded_step_equals_single_device_step():
         # 2 lr between the two runs. A large eps makes the step continuous in
         # the gradient, so the comparison tests the sharding, not that sign.
         config.optim.g.eps = config.optim.d.eps = 0.1
+        # ReLU's gradient jumps at 0: when rounding moves one pre-activation
+        # across 0, a gradient changes by that unit's whole share (~1e-3 of G's
+        # gradient here, for 4 of 40 init seeds; layers.ACTIVATIONS). SiLU's
+        # gradient is Lipschitz, so the two runs differ by rounding alone
+        # (median over G's leaves <= 6e-7 relative for all 40 seeds).
+        config.model.g.activation = config.model.d.activation = "silu"
     one = parallel.make_mesh(jax.devices()[:1])
     eight = parallel.make_mesh()
     trainer = get_trainer(config, one)

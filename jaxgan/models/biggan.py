@@ -95,19 +95,20 @@ class BigGANOptions(nn.Module):
     sn_iters: int = 1
     bn_eps: float = 1e-5
     bn_momentum: float = 0.9
+    activation: str = "relu"  # see layers.ACTIVATIONS
     dtype: Any = jnp.float32
 
     @property
     def make(self) -> layers.LayerSettings:
         sn = layers.SpectralNorm(eps=self.sn_eps, n_iters=self.sn_iters)
-        return layers.LayerSettings(sn, self.init_style, self.dtype, self.bn_eps, self.bn_momentum)
+        return layers.LayerSettings(sn, self.init_style, self.dtype, self.bn_eps, self.bn_momentum, self.activation)
 
 
 def projection_head(make: layers.LayerSettings, num_classes: int | None, h: Array, y: Array | None,
                     train: bool) -> Array:
-    """SN-GAN/BigGAN D output: global sum pool of relu(h), a linear unconditional
+    """SN-GAN/BigGAN D output: global sum pool of act(h) (ReLU), a linear unconditional
     score, plus the projection <embed(y), h> when class-conditional. Returns [N]."""
-    h = jnp.sum(nn.relu(h), axis=(1, 2)).astype(jnp.float32)
+    h = jnp.sum(make.act(h), axis=(1, 2)).astype(jnp.float32)
     out = make.dense(1, name="linear")(h, train)[:, 0].astype(jnp.float32)
     if num_classes is not None:
         embed = make.embed(num_classes, h.shape[-1], name="embed")(y, train)
@@ -140,10 +141,10 @@ class GeneratorBlock(nn.Module):
     @nn.compact
     def __call__(self, x: Array, cond: Array | None, train: bool) -> Array:
         make, norm = self.make, lambda name: block_norm(self.make, self.norm_kind, self.num_classes, name)
-        h = nn.relu(norm("bn1")(x, cond, train))
+        h = make.act(norm("bn1")(x, cond, train))
         # The upsampling is part of conv1 and conv_sc (layers.upsample_conv2d_same).
         h = make.conv(self.out_features, upsample=self.upsample, name="conv1")(h, train)
-        h = nn.relu(norm("bn2")(h, cond, train))
+        h = make.act(norm("bn2")(h, cond, train))
         h = make.conv(self.out_features, name="conv2")(h, train)
         if x.shape[-1] != self.out_features or self.upsample:
             x = make.conv(self.out_features, (1, 1), upsample=self.upsample, name="conv_sc")(x, train)
@@ -213,7 +214,7 @@ class BigGANGenerator(BigGANOptions):
             resolution *= 2
             if resolution in self.attention:
                 h = make.attention(name=f"attention{i}")(h, train)
-        h = nn.relu(make.batch_norm(name="output_bn")(h, train))
+        h = make.act(make.batch_norm(name="output_bn")(h, train))
         h = make.conv(3, name="output_conv")(h, train)
         return jnp.tanh(h.astype(jnp.float32))
 
@@ -230,10 +231,10 @@ class DiscriminatorBlock(nn.Module):
     @nn.compact
     def __call__(self, x: Array, train: bool) -> Array:
         make = self.make
-        h = nn.relu(x) if self.preactivation else x
+        h = make.act(x) if self.preactivation else x
         h = make.conv(self.out_features, name="conv1")(h, train)
         # The pooling is part of conv2 and the preactivated conv_sc (layers.conv2d_same_avg_pool).
-        h = make.conv(self.out_features, downsample=self.downsample, name="conv2")(nn.relu(h), train)
+        h = make.conv(self.out_features, downsample=self.downsample, name="conv2")(make.act(h), train)
         if x.shape[-1] != self.out_features or self.downsample:
             if self.preactivation:
                 x = make.conv(self.out_features, (1, 1), downsample=self.downsample, name="conv_sc")(x, train)

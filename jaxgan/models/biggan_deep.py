@@ -54,7 +54,7 @@ class DeepGeneratorBlock(nn.Module):
     def __call__(self, x: Array, cond: Array, train: bool) -> Array:
         make = self.make
         hidden = x.shape[-1] // self.channel_ratio
-        bn = lambda name, t: nn.relu(make.conditional_batch_norm(name=name)(t, cond, train))
+        bn = lambda name, t: make.act(make.conditional_batch_norm(name=name)(t, cond, train))
         h = make.conv(hidden, (1, 1), name="conv1")(bn("bn1", x), train)
         # The upsampling is part of conv2 (layers.upsample_conv2d_same).
         h = make.conv(hidden, upsample=self.upsample, name="conv2")(bn("bn2", h), train)
@@ -115,7 +115,7 @@ class BigGANDeepGenerator(BigGANOptions):
             resolution *= 2
             if resolution in self.attention:
                 h = make.attention(name=f"attention{index - 1}")(h, train)
-        h = nn.relu(make.batch_norm(name="output_bn")(h, train))
+        h = make.act(make.batch_norm(name="output_bn")(h, train))
         h = make.conv(self.to_rgb_features or h.shape[-1], name="output_conv")(h, train)
         return jnp.tanh(h[..., :3].astype(jnp.float32))
 
@@ -134,10 +134,10 @@ class DeepDiscriminatorBlock(nn.Module):
     def __call__(self, x: Array, train: bool) -> Array:
         make = self.make
         hidden = self.out_features // self.channel_ratio
-        h = make.conv(hidden, (1, 1), name="conv1")(nn.relu(x), train)
-        h = make.conv(hidden, name="conv2")(nn.relu(h), train)
-        h = make.conv(hidden, name="conv3")(nn.relu(h), train)
-        h = nn.relu(h)
+        h = make.conv(hidden, (1, 1), name="conv1")(make.act(x), train)
+        h = make.conv(hidden, name="conv2")(make.act(h), train)
+        h = make.conv(hidden, name="conv3")(make.act(h), train)
+        h = make.act(h)
         if self.downsample:
             h, x = layers.avg_pool2(h), layers.avg_pool2(x)
         h = make.conv(self.out_features, (1, 1), name="conv4")(h, train)

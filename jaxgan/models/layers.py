@@ -497,9 +497,23 @@ def avg_pool2(x: Array) -> Array:
     return nn.avg_pool(x, (2, 2), strides=(2, 2))
 
 
+# The models' nonlinearity (StudioGAN's g_act_fn/d_act_fn choices, plus SiLU).
+# ReLU is the papers' and BigGAN-PyTorch's; the smooth ones also serve where a
+# gradient must be a continuous function of the weights and inputs: a ReLU's
+# gradient jumps at 0, so a rounding-size change that moves a pre-activation across 0
+# changes a gradient by that unit's whole share (tests/test_train.py).
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "relu": nn.relu,
+    "elu": nn.elu,
+    "gelu": functools.partial(nn.gelu, approximate=False),  # torch.nn.GELU's default, the exact erf form
+    "silu": nn.silu,
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class LayerSettings:
-    """How a model builds its layers: SN, init, compute dtype and BN settings.
+    """How a model builds its layers: SN, init, compute dtype, BN settings and
+    the nonlinearity.
 
     Models hand one of these to their blocks so that every layer is built the
     same way; call its methods inside a compact method, with a `name`.
@@ -510,6 +524,14 @@ class LayerSettings:
     dtype: Dtype = jnp.float32
     bn_eps: float = 1e-5
     bn_momentum: float = 0.9
+    activation: str = "relu"  # a key of ACTIVATIONS
+
+    def __post_init__(self):
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}: use one of {sorted(ACTIVATIONS)}")
+
+    def act(self, x: Array) -> Array:
+        return ACTIVATIONS[self.activation](x)
 
     def conv(self, features: int, kernel_size=(3, 3), **kw) -> SNConv:
         return SNConv(features, kernel_size, sn=self.sn, kernel_init=weight_init(self.init), dtype=self.dtype, **kw)
