@@ -22,9 +22,35 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models import init_noise
+
 Array = jax.Array
 Dtype = Any
 Initializer = Callable[..., Array]
+
+
+def orthogonal_init(key: Array, shape: tuple[int, ...], dtype: Dtype = jnp.float32) -> Array:
+    """flax's `nn.initializers.orthogonal()` (the same values from the same key
+    outside `init_noise.one_draw`): the [prod(shape[:-1]), shape[-1]] matrix is
+    semi-orthogonal, from the QR decomposition of a standard normal matrix with
+    the signs of R's diagonal (Mezzadri 2007), so that it is uniformly distributed."""
+    rows, cols = math.prod(shape) // shape[-1], shape[-1]
+    q, r = jnp.linalg.qr(init_noise.standard_normal(key, (max(rows, cols), min(rows, cols))))
+    q = q * jnp.sign(jnp.diagonal(r))[None, :]
+    return (q if rows >= cols else q.T).reshape(shape).astype(dtype)
+
+
+def normal_init(stddev: float) -> Initializer:
+    """flax's `nn.initializers.normal(stddev)`, its noise through `init_noise`."""
+    return lambda key, shape, dtype=jnp.float32: (init_noise.standard_normal(key, shape) * stddev).astype(dtype)
+
+
+def xavier_uniform_init(key: Array, shape: tuple[int, ...], dtype: Dtype = jnp.float32) -> Array:
+    """flax's `nn.initializers.xavier_uniform()` (Glorot uniform, fans over the
+    last two axes times the receptive field), its noise through `init_noise`."""
+    receptive = math.prod(shape[:-2])
+    variance = jnp.asarray(2.0 / ((shape[-2] + shape[-1]) * receptive), dtype)  # 1 / mean fan, rounded as flax does
+    return init_noise.uniform(key, shape, dtype, -1.0, 1.0) * jnp.sqrt(3 * variance)
 
 
 def weight_init(style: str) -> Initializer:
@@ -34,13 +60,15 @@ def weight_init(style: str) -> Initializer:
     scripts) and 'glorot'/'xavier' (uniform). torch's `orthogonal_` makes the
     [out, fan_in] matrix semi-orthogonal; flax's orthogonal on our [fan_in, out]
     kernels makes its transpose semi-orthogonal, which is the same property.
+    Their noise goes through `init_noise`, so that a trainer's init can take
+    it from one random draw (`init_noise.one_draw`).
     """
     if style == "ortho":
-        return nn.initializers.orthogonal()
+        return orthogonal_init
     if style == "N02":
-        return nn.initializers.normal(stddev=0.02)
+        return normal_init(0.02)
     if style in ("glorot", "xavier"):
-        return nn.initializers.xavier_uniform()
+        return xavier_uniform_init
     raise ValueError(f"unknown init style {style!r}: use 'ortho', 'N02' or 'glorot'")
 
 
@@ -101,7 +129,7 @@ def spectral_normalize(module: nn.Module, matrix: Array, sn: SpectralNorm, train
     eps = sn.eps
 
     def init_u():
-        u0 = jax.random.normal(module.make_rng("params"), (matrix.shape[1],), jnp.float32)
+        u0 = init_noise.standard_normal(module.make_rng("params"), (matrix.shape[1],))
         # One iteration at init so that u and v agree with W from the start:
         # a freshly initialised model in eval mode then has a sane sigma.
         u, _ = power_iteration(matrix, _l2_normalize(u0, eps), 1, eps)
@@ -129,7 +157,7 @@ class SNDense(nn.Module):
     features: int
     use_bias: bool = True
     sn: SpectralNorm | None = SpectralNorm()
-    kernel_init: Initializer = nn.initializers.orthogonal()
+    kernel_init: Initializer = orthogonal_init
     dtype: Dtype = jnp.float32
 
     @nn.compact
@@ -153,7 +181,7 @@ class SNConv(nn.Module):
     kernel_size: tuple[int, int] = (3, 3)
     use_bias: bool = True
     sn: SpectralNorm | None = SpectralNorm()
-    kernel_init: Initializer = nn.initializers.orthogonal()
+    kernel_init: Initializer = orthogonal_init
     dtype: Dtype = jnp.float32
     upsample: bool = False
     downsample: bool = False
@@ -350,7 +378,7 @@ class SNEmbed(nn.Module):
     num_embeddings: int
     features: int
     sn: SpectralNorm | None = SpectralNorm()
-    embedding_init: Initializer = nn.initializers.orthogonal()
+    embedding_init: Initializer = orthogonal_init
     dtype: Dtype = jnp.float32
 
     @nn.compact
@@ -427,7 +455,7 @@ class ConditionalBatchNorm(nn.Module):
     momentum: float = 0.9
     eps: float = 1e-5
     sn: SpectralNorm | None = SpectralNorm()
-    kernel_init: Initializer = nn.initializers.orthogonal()
+    kernel_init: Initializer = orthogonal_init
     dtype: Dtype = jnp.float32
 
     @nn.compact
@@ -458,7 +486,7 @@ class SelfAttention(nn.Module):
     """
 
     sn: SpectralNorm | None = SpectralNorm()
-    kernel_init: Initializer = nn.initializers.orthogonal()
+    kernel_init: Initializer = orthogonal_init
     dtype: Dtype = jnp.float32
 
     @nn.compact
