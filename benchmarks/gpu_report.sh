@@ -15,7 +15,7 @@
 # XLA_FLAGS=--xla_gpu_autotune_level=0 creating BigGAN-deep 256's state took
 # 180 s and the step had not compiled by the end of the lease. Compile time is
 # the first thing to cut before this fits a lease (SMOKE=0 skips step 1).
-# Since then (stop 15) the init takes each model's noise from one random draw
+# Since then (stop 16) the init takes each model's noise from one random draw
 # (jaxgan/models/init_noise.py): on the CPU the init compile went 66 -> 19 s;
 # the GPU's figure is unmeasured.
 set -u
