@@ -527,9 +527,9 @@ def avg_pool2(x: Array) -> Array:
 
 # The models' nonlinearity (StudioGAN's g_act_fn/d_act_fn choices, plus SiLU).
 # ReLU is the papers' and BigGAN-PyTorch's; the smooth ones also serve where a
-# gradient must be a continuous function of the weights and inputs: a ReLU's
-# gradient jumps at 0, so a rounding-size change that moves a pre-activation across 0
-# changes a gradient by that unit's whole share (tests/test_train.py).
+# gradient must be a continuous function of the weights and inputs: ReLU's
+# gradient jumps at 0, so a rounding-size change that moves a pre-activation
+# across 0 changes a gradient by that unit's whole share (tests/test_train.py).
 ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     "relu": nn.relu,
     "elu": nn.elu,
