@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from typing import Any
 
 import jax
@@ -25,10 +26,16 @@ from flax import traverse_util
 STANDING_STATS_DIR = "standing_stats"
 
 
+def absolute(path: str | os.PathLike) -> epath.Path:
+    """`path` with a relative local path made absolute (Orbax refuses relative
+    ones); URLs such as gs://bucket/run stay as they are."""
+    return epath.Path(path if "://" in str(path) else os.path.abspath(path))
+
+
 class Checkpointer:
     def __init__(self, workdir: str, max_to_keep: int = 3, config_json: str | None = None,
                  subdir: str = "checkpoints"):
-        self.directory = epath.Path(workdir) / subdir
+        self.directory = absolute(workdir) / subdir
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                                enable_async_checkpointing=True)
         self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "data"))
@@ -107,9 +114,6 @@ class Checkpointer:
                                  "and measure them again") from e
             out[float(path.name[len("psi_"):-len(".npz")])] = traverse_util.unflatten_dict(flat, sep="/")
         return out
-
-    def wait(self) -> None:
-        self.manager.wait_until_finished()
 
     def close(self) -> None:
         self.manager.wait_until_finished()
