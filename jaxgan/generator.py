@@ -271,3 +271,60 @@ class Generator:
         key (`sample_inputs`, then `generate`)."""
         z, y = self.sample_inputs(seed, num, classes, truncation)
         return self.generate(z, y, truncation, batch_size, uint8)
+
+
+def write_samples(config, workdir: str, num: int | None = None, *, sample_format: str = "grid",
+                  truncation: float | None = None, standing_stats: bool = False, standing_stats_batches: int = 16,
+                  classes=None, batch_size: int | None = None, seed: int | None = None,
+                  step: int | None = None) -> str:
+    """`--mode sample` of noise-to-image families: writes EMA-G samples of a
+    checkpoint (default the latest); returns the path written. With the
+    default seed and no truncation the grid shows the z and classes of the
+    training grids.
+
+    sample_format 'grid': one PNG grid in samples/ (`num` default
+    config.samples.num, classes in order); 'png': one PNG per image in
+    samples/<step>[_psi<t>]/ (named <index>_class<y>.png); 'npz': one .npz
+    (uint8 images 'x', labels 'y') for `python -m jaxgan.eval`; both with
+    `num` default config.eval.num_samples and uniform classes.
+    truncation: psi of `sampling.truncated_normal_z` (None: z ~ N(0, I)); its
+    standing statistics are used if the checkpoint has them.
+    standing_stats: measure them first if missing (standing_stats_batches
+    batches of batch_size) and save them in the checkpoint. classes: ids
+    repeated to num. batch_size: default config.eval.batch_size."""
+    from jaxgan import writers
+
+    if sample_format not in ("grid", "png", "npz"):
+        raise ValueError(f"sample_format must be 'grid', 'png' or 'npz', got {sample_format!r}")
+    if standing_stats and truncation is None:
+        raise ValueError("standing statistics are measured for a truncation: pass one (e.g. 1.0)")
+    gen = Generator.from_checkpoint(workdir, config, step=step)
+    batch_size = batch_size or config.eval.batch_size
+    if standing_stats and float(truncation) not in gen.measured_truncations:
+        gen.standing_stats(truncation, num_batches=standing_stats_batches, batch_size=batch_size, save=True)
+    if not num:
+        num = config.samples.num if sample_format == "grid" else config.eval.num_samples
+    if sample_format == "grid" and classes is None and gen.num_classes is not None:
+        classes = np.arange(num) % gen.num_classes
+    key = jax.random.fold_in(jax.random.key(config.seed if seed is None else seed), 1)
+    z, y = gen.sample_inputs(key, num, classes, truncation)
+    suffix = "" if truncation is None else f"_psi{float(truncation)!r}"
+    root = epath.Path(workdir) / "samples"
+    if jax.process_index() != 0:  # the samples of all processes would be the same: one samples and writes
+        return str(root)
+    images = gen.batches(z, y, truncation, batch_size)
+    if sample_format == "grid":
+        grid = sampling.make_grid(np.concatenate([b for _, b in images]))
+        writer = writers.MetricWriter(workdir, config.train.num_steps, 0)
+        path = writer.write_image(gen.step, f"sample{suffix}", grid)
+        writer.close()
+        return path
+    if sample_format == "npz":
+        return sampling.save_npz(root / f"samples_{gen.step:08d}{suffix}.npz",
+                                 np.concatenate([b for _, b in images]), y)
+    directory = root / f"{gen.step:08d}{suffix}"
+    for start, batch in images:
+        for i, image in enumerate(batch, start):
+            sampling.write_png(directory / (f"{i:06d}" + ("" if y is None else f"_class{y[i]}") + ".png"), image)
+    logging.info("wrote %d PNG files to %s", num, directory)
+    return str(directory)

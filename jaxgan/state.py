@@ -1,31 +1,26 @@
-"""The GAN state: one pytree, one checkpoint.
+"""What every family's state has: `step` and `rng`, owned by the loop.
 
-{step, rng, g, d, g_opt, d_opt, g_ema}; g, d and g_ema are flax variable dicts
-({'params', 'batch_stats', 'spectral'} as the models have them). Only `params`
-are differentiated; the other collections are side outputs of train-mode calls.
-`rng` is raw key data (uint32), so the state holds only plain arrays and
-checkpoints as such; per-step keys are fold_in(rng, step), so a resumed run
-draws the same numbers.
+A family's state is one pytree (one checkpoint) with any fields of its own
+beside these two (jaxgan/trainers/protocol.py). `rng` is raw key data
+(uint32), so the state holds only plain arrays and checkpoints as such; each
+step's key is fold_in(rng, step), so a resumed run draws the numbers an
+uninterrupted run would.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-import flax
 import jax
 
 
-@flax.struct.dataclass
-class GANState:
-    step: jax.Array
-    rng: jax.Array
-    g: Any
-    d: Any
-    g_opt: Any
-    d_opt: Any
-    g_ema: Any
+def step_key(state: Any) -> jax.Array:
+    """The key of the step that `state` is about to take."""
+    return jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
 
-    def key(self) -> jax.Array:
-        """This step's key."""
-        return jax.random.fold_in(jax.random.wrap_key_data(self.rng), self.step)
+
+def count_params(params: Any) -> int:
+    """Number of scalars in a params pytree of arrays or ShapeDtypeStructs
+    (torch's sum(p.numel()))."""
+    return sum(math.prod(p.shape) for p in jax.tree_util.tree_leaves(params))

@@ -74,10 +74,6 @@ class MetricWriter:
         self._tb.flush()
         return path
 
-    def write_text(self, name: str, text: str) -> None:
-        if self.enabled:
-            self._tb.add_text(name, text, 0)
-
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()

@@ -65,7 +65,7 @@ def test_from_checkpoint_is_the_runs_ema_generator(run):
     # With the run's seed and no truncation: the z and classes of its sample grids.
     key = jax.random.fold_in(jax.random.key(config.seed), 1)
     z, y = gen.sample_inputs(key, config.samples.num, classes=np.arange(config.samples.num) % 10)
-    z_train, y_train = train._fixed_sample_inputs(trainer, config)
+    z_train, y_train = train.grid_inputs(trainer, config)
     np.testing.assert_array_equal(z, np.asarray(z_train))
     np.testing.assert_array_equal(y, np.asarray(y_train))
     expected = np.asarray(jax.jit(trainer.sample)(state.g_ema, z, y))

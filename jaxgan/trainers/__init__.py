@@ -1,19 +1,61 @@
-"""Trainers: one module per GAN family. Each provides a class with
-`init_state(key)`, `train_step(state, batch)`, `sample(variables, z, y)`,
-`sample_inputs(key, n)` and `num_batches_per_step`; the loop in jaxgan/train.py
-drives any of them the same way."""
+"""Trainers: one module per GAN family, each a class that satisfies
+`jaxgan.trainers.protocol.Trainer`, registered here by name. `config.trainer`
+picks one; the loop (jaxgan/train.py) and the command line (jaxgan/main.py)
+drive every family the same way."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
+from absl import flags
 
-def get_trainer(config: Any, mesh: Any = None):
-    """The trainer for `config.trainer`. With a `mesh`, the batches a step draws
-    itself (z and classes) are sharded over its `data` axis like the real ones."""
-    name = config.trainer
-    if name == "biggan":
-        from jaxgan.trainers.biggan import BigGANTrainer
+from jaxgan.trainers.protocol import BestMetric, Phase, Trainer
 
-        return BigGANTrainer(config, mesh)
-    raise ValueError(f"unknown trainer {name!r} (config.trainer); known: 'biggan'")
+__all__ = ["BestMetric", "Phase", "Trainer", "define_flag", "define_sample_flags", "get_trainer", "register",
+           "registered", "trainer_class"]
+
+# name -> "module:Class", imported when first used.
+_REGISTRY: dict[str, str | type] = {
+    "biggan": "jaxgan.trainers.biggan:BigGANTrainer",
+}
+
+
+def register(name: str, trainer: str | type) -> None:
+    """Adds a family: `trainer` is its class or "package.module:Class"."""
+    _REGISTRY[name] = trainer
+
+
+def registered() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def trainer_class(name: str) -> type:
+    """The trainer class registered as `name` (config.trainer)."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown trainer {name!r} (config.trainer); known: {', '.join(map(repr, registered()))}")
+    target = _REGISTRY[name]
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        target = _REGISTRY[name] = getattr(importlib.import_module(module), attr)
+    return target
+
+
+def get_trainer(config: Any, mesh: Any = None) -> Trainer:
+    """The trainer for `config.trainer`. With a `mesh`, inputs a step draws
+    itself (noise, classes) are sharded over its `data` axis like the data."""
+    return trainer_class(config.trainer)(config, mesh)
+
+
+def define_flag(kind: str, name: str, default: Any, help_text: str, **kwargs) -> None:
+    """`flags.DEFINE_<kind>(name, default, help_text)` unless another family
+    defined `name` already (families that share a sample flag share its meaning)."""
+    if name not in flags.FLAGS:
+        getattr(flags, f"DEFINE_{kind}")(name=name, default=default, help=help_text, **kwargs)
+
+
+def define_sample_flags() -> None:
+    """Every registered family's `--mode sample` flags (jaxgan.main calls this
+    before parsing the command line)."""
+    for name in registered():
+        trainer_class(name).define_sample_flags()

@@ -25,13 +25,38 @@ import jax
 import jax.numpy as jnp
 import optax
 
+import flax
+
 from jaxgan import losses, parallel, sampling
+from jaxgan.eval.generated import ImageEvaluator
 from jaxgan.models import init_noise
 from jaxgan.models.biggan import BigGANDiscriminator, BigGANGenerator
 from jaxgan.models.biggan_deep import BigGANDeepDiscriminator, BigGANDeepGenerator
-from jaxgan.state import GANState
+from jaxgan.state import count_params, step_key
+from jaxgan.trainers import define_flag
+from jaxgan.trainers.protocol import BestMetric, Phase
 
 Array = jax.Array
+
+
+@flax.struct.dataclass
+class GANState:
+    """{step, rng} (the loop's) and G, D, their optimizers and the EMA G; g, d
+    and g_ema are flax variable dicts ({'params', 'batch_stats', 'spectral'}
+    as the models have them). Only `params` are differentiated; the other
+    collections are side outputs of train-mode calls."""
+
+    step: jax.Array
+    rng: jax.Array
+    g: Any
+    d: Any
+    g_opt: Any
+    d_opt: Any
+    g_ema: Any
+
+    def key(self) -> jax.Array:
+        """This step's key."""
+        return step_key(self)
 ARCHS = {"biggan": (BigGANGenerator, BigGANDiscriminator), "biggan_deep": (BigGANDeepGenerator, BigGANDeepDiscriminator)}
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -87,7 +112,12 @@ def _normalized(vectors: Any) -> Any:
 
 
 class BigGANTrainer:
-    """See the module docstring. Pure functions of (state, batch); jit them."""
+    """See the module docstring; the protocol is jaxgan/trainers/protocol.py.
+    Pure functions of (state, batch); the loop jits them."""
+
+    grid_name = "samples_ema"  # from the EMA generator
+    grid_columns = None
+    best_metric = BestMetric("fid")
 
     def __init__(self, config: Any, mesh: Any = None):
         self.config = config
@@ -111,10 +141,21 @@ class BigGANTrainer:
         self.d_loss, self.g_loss = losses.get_losses(config.loss)
         self.image_shape = (config.model.resolution, config.model.resolution, 3)
 
-    @property
-    def num_batches_per_step(self) -> int:
-        """Real batches (each train.batch_size) one train step consumes."""
-        return self.config.train.num_d_steps
+    def phases(self) -> list[Phase]:
+        """One phase: each step takes one real batch per D update."""
+        return [Phase("gan", self.config.train.num_steps, self.train_step, ("image", "label"),
+                      self.config.train.num_d_steps)]
+
+    def check_data(self, data: Any) -> None:
+        if tuple(data.image_shape[:2]) != tuple(self.image_shape[:2]):
+            raise ValueError(f"config.data gives {data.image_shape[:2]} images, the model is "
+                             f"{self.image_shape[:2]} (config.model.resolution)")
+        if self.num_classes is not None and data.num_classes not in (None, self.num_classes):
+            raise ValueError(f"the data has {data.num_classes} classes, config.data.num_classes says "
+                             f"{self.num_classes}")
+
+    def param_counts(self, state: GANState) -> dict[str, int]:
+        return {"g": count_params(state.g["params"]), "d": count_params(state.d["params"])}
 
     # ------------------------------------------------------------------ init
     def sample_inputs(self, key: Array, n: int) -> tuple[Array, Array | None]:
@@ -229,11 +270,18 @@ class BigGANTrainer:
         instead of the G update's own 9.2. A conditional starts only when all
         its operands, D's new params among them, exist, so the G update is the
         branch of one whose predicate XLA cannot evaluate (the step count is
-        never negative); the other branch is never taken.
+        never negative); the other branch is never taken. With more D steps or
+        micro-batches the G update's inputs come out of a loop, which orders it
+        already. Only on the CPU, where it was measured: elsewhere a
+        conditional may read its predicate on the host.
         """
+        t = self.config.train
+        if t.num_d_steps > 1 or t.grad_accum_steps > 1:
+            return self._g_update(state, key)
         names = ("g_loss", "ortho_reg") if self.config.reg.ortho else ("g_loss",)  # _g_update's metrics
         unreachable = lambda state, key: (state, {name: jnp.zeros((), jnp.float32) for name in names})
-        return jax.lax.cond(state.step >= 0, self._g_update, unreachable, state, key)
+        after_d = lambda state, key: jax.lax.cond(state.step >= 0, self._g_update, unreachable, state, key)
+        return jax.lax.platform_dependent(state, key, cpu=after_d, default=self._g_update)
 
     def _ema_update(self, state: GANState) -> GANState:
         """EMA of G's params and BN statistics from `ema.start_step`, a plain copy
@@ -249,7 +297,7 @@ class BigGANTrainer:
     def train_step(self, state: GANState, batch: dict[str, Array]) -> tuple[GANState, dict[str, Array]]:
         """batch: {'image': [num_d_steps, B, H, W, C], 'label': [num_d_steps, B]}."""
         n_d = self.config.train.num_d_steps
-        keys = jax.random.split(state.key(), n_d + 1)
+        keys = jax.random.split(step_key(state), n_d + 1)
 
         # The D steps run under lax.scan: one compiled D update whatever n_d is.
         def d_step(state, inputs):
@@ -266,3 +314,64 @@ class BigGANTrainer:
     def sample(self, variables: Any, z: Array, y: Array | None) -> Array:
         """Images in [-1, 1] from G in eval mode (pass state.g_ema for the EMA G)."""
         return self.G.apply(variables, z, y)
+
+    def grid_inputs(self, key: Array, num: int) -> tuple[Array, Array | None]:
+        """Fixed z and classes in order (class i % num_classes in place i)."""
+        z, y = self.sample_inputs(key, num)
+        if y is not None:
+            y = jnp.arange(num, dtype=jnp.int32) % self.num_classes
+        return z, y
+
+    def sample_grid(self, state: GANState, inputs: tuple[Array, Array | None]) -> Array:
+        return self.sample(state.g_ema, *inputs)
+
+    def evaluator(self, workdir: str, mesh: Any) -> ImageEvaluator:
+        """FID / IS / KID of EMA-G samples (z ~ N(0, I), uniform classes)."""
+        sample = jax.jit(self.sample)
+
+        def generate(state, key, num):
+            return sample(state.g_ema, *self.sample_inputs(key, num))
+
+        return ImageEvaluator(self.config, workdir, mesh, generate, self.image_shape[0])
+
+    # ------------------------------------------------------- --mode sample
+    @classmethod
+    def define_sample_flags(cls) -> None:
+        define_flag("integer", "num_samples", None, "--mode sample: images (default config.samples.num for the "
+                    "grid, config.eval.num_samples for png / npz).")
+        define_flag("enum", "sample_format", "grid", "--mode sample: one PNG grid; one PNG per image (a folder "
+                    "under samples/); or one .npz of uint8 images 'x' and labels 'y' for python -m jaxgan.eval.",
+                    enum_values=["grid", "png", "npz"])
+        define_flag("float", "truncation", None, "--mode sample: psi in (0, 1], z = psi * truncnorm(-2, 2) "
+                    "(DeepMind's convention); unset: z ~ N(0, I).")
+        define_flag("bool", "standing_stats", False, "--mode sample: use standing BatchNorm statistics for "
+                    "--truncation, measured and saved in the checkpoint if it has none yet (saved ones are used "
+                    "whether or not this is set).")
+        define_flag("integer", "standing_stats_batches", 16, "--mode sample: batches averaged for standing "
+                    "statistics.")
+        define_flag("list", "classes", None, "--mode sample: class ids, repeated to --num_samples (default: in "
+                    "order for the grid, uniform for png / npz).")
+        define_flag("integer", "batch_size", None, "--mode sample: images per forward pass (default "
+                    "config.eval.batch_size).")
+        define_flag("integer", "seed", None, "--mode sample: seed of z and classes (default config.seed: the z "
+                    "of the training grids).")
+        define_flag("integer", "step", None, "--mode sample: checkpoint step (default the latest).")
+
+    @classmethod
+    def sample_options(cls, flag_values: Any) -> dict[str, Any]:
+        try:
+            classes = None if flag_values.classes is None else [int(c) for c in flag_values.classes]
+        except ValueError:
+            raise ValueError(f"--classes takes integer class ids, got {flag_values.classes}") from None
+        if flag_values.standing_stats and flag_values.truncation is None:
+            raise ValueError("--standing_stats needs --truncation (the statistics are per truncation)")
+        return dict(num=flag_values.num_samples, sample_format=flag_values.sample_format,
+                    truncation=flag_values.truncation, standing_stats=flag_values.standing_stats,
+                    standing_stats_batches=flag_values.standing_stats_batches, classes=classes,
+                    batch_size=flag_values.batch_size, seed=flag_values.seed, step=flag_values.step)
+
+    @classmethod
+    def write_samples(cls, config: Any, workdir: str, num: int | None = None, **options) -> str:
+        from jaxgan.generator import write_samples
+
+        return write_samples(config, workdir, num, **options)

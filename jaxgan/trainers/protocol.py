@@ -1,0 +1,116 @@
+"""The trainer protocol: what a GAN family gives the training loop.
+
+A family is a module under jaxgan/trainers/ with a class that satisfies
+`Trainer`, registered by name in jaxgan/trainers/__init__.py, plus its models
+and configs. The loop (jaxgan/train.py) and the command line (jaxgan/main.py)
+only ever call what is listed here, so adding a family touches neither.
+
+The family owns its state pytree (any fields) except `step` and `rng`, which
+every state has: `step` is the number of finished training steps (each phase
+step advances it by one) and `rng` raw key data (`jax.random.key_data`); a
+step's randomness comes from `jaxgan.state.step_key(state)`, so a resumed run
+draws what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import jax
+
+Array = jax.Array
+Metrics = Mapping[str, Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """A stretch of training with one step function.
+
+    The loop runs the phases in order, `num_steps` steps each; the step of
+    state.step = s belongs to the phase whose stretch holds s + 1, so a resumed
+    run continues in the phase it stopped in. Before each step the loop draws
+    `batches_per_step` batches from the input pipeline and passes the arrays
+    under `batch_keys`, each stacked to [batches_per_step, batch_size, ...]
+    and sharded over the devices along the batch axis; a phase with no
+    `batch_keys` draws nothing. `train_step(state, batch) -> (state, metrics)`
+    is jitted by the loop (once per phase) with the state donated; metrics are
+    scalars, averaged over the logging interval.
+    """
+
+    name: str
+    num_steps: int
+    train_step: Callable[[Any, dict[str, Array]], tuple[Any, Metrics]]
+    batch_keys: tuple[str, ...] = ("image", "label")
+    batches_per_step: int = 1
+
+    def __post_init__(self):
+        if self.num_steps < 0 or self.batches_per_step < 1:
+            raise ValueError(f"phase {self.name!r}: num_steps must be >= 0 and batches_per_step >= 1, got "
+                             f"{self.num_steps} and {self.batches_per_step}")
+
+
+@dataclasses.dataclass(frozen=True)
+class BestMetric:
+    """The evaluation score that picks the `best/` checkpoint."""
+
+    name: str  # a key of the evaluator's result, e.g. 'fid'
+    higher_is_better: bool = False
+
+    def improves(self, score: float, best: float | None) -> bool:
+        if best is None:
+            return True
+        return score > best if self.higher_is_better else score < best
+
+
+class Trainer(Protocol):
+    """What the loop asks of a GAN family; see the module docstring."""
+
+    config: Any
+
+    # The sample grid written during training: `grid_name` names its files
+    # (samples/<grid_name>_<step>.png), `grid_columns` its width (None: square).
+    grid_name: str
+    grid_columns: int | None
+    # The score that picks `best/` (None: the family keeps no best checkpoint).
+    best_metric: BestMetric | None
+
+    def init_state(self, key: Array) -> Any:
+        """A fresh state pytree with `step` 0 and `rng`; traced under jit and
+        `jax.eval_shape` (resume restores into its abstract shape without
+        running it)."""
+
+    def phases(self) -> Sequence[Phase]:
+        """The training phases in order (one for most families)."""
+
+    def check_data(self, data: Any) -> None:
+        """Raises ValueError naming the config field if the input pipeline
+        does not fit the model (resolution, classes, channels)."""
+
+    def param_counts(self, state: Any) -> dict[str, int]:
+        """Parameters per network, e.g. {'g': ..., 'd': ...}; works on a
+        state of arrays or of ShapeDtypeStructs (from jax.eval_shape)."""
+
+    def grid_inputs(self, key: Array, num: int) -> Any:
+        """The fixed inputs of every sample grid of a run (a pytree of
+        arrays), e.g. z and classes, or a batch of source images."""
+
+    def sample_grid(self, state: Any, inputs: Any) -> Array:
+        """The grid's images [N, H, W, C] in [-1, 1] (jitted by the loop)."""
+
+    def evaluator(self, workdir: str, mesh: Any) -> Callable[[Any], dict[str, float]] | None:
+        """A function state -> scores for config.eval (None: nothing to evaluate)."""
+
+    @classmethod
+    def define_sample_flags(cls) -> None:
+        """Defines the family's `--mode sample` absl flags (`jaxgan.trainers.define_flag`)."""
+
+    @classmethod
+    def sample_options(cls, flag_values: Any) -> dict[str, Any]:
+        """The parsed `--mode sample` flags as keyword arguments of `write_samples`;
+        raises ValueError for inconsistent flags."""
+
+    @classmethod
+    def write_samples(cls, config: Any, workdir: str, num: int | None = None, **options) -> str:
+        """`--mode sample`: writes samples of the workdir's checkpoint; returns
+        the path written. Raises FileNotFoundError when there is no checkpoint."""

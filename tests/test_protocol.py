@@ -1,0 +1,158 @@
+"""The trainer protocol: a family registered from outside jaxgan, with two
+phases, is trained, logged, sampled, checkpointed and resumed by the loop
+without the loop knowing anything about it."""
+
+import json
+from pathlib import Path
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgan import config_base, train, trainers
+from jaxgan.state import step_key
+from jaxgan.trainers import BestMetric, Phase
+
+REPO = Path(__file__).resolve().parents[1]
+PHASE_A_STEPS = 3
+
+
+@flax.struct.dataclass
+class ToyState:
+    step: jax.Array
+    rng: jax.Array
+    w: jax.Array  # the "network": one image-shaped parameter
+    steps_in: jax.Array  # [2]: steps taken in phase a and in phase b
+    noise: jax.Array  # the last step's draw from step_key
+
+
+class ToyTrainer:
+    """Phase 'a' moves w toward the mean real image; phase 'b' (the rest of
+    train.num_steps) draws no data and halves w."""
+
+    grid_name = "toy"
+    grid_columns = 2
+    best_metric = BestMetric("distance")
+
+    def __init__(self, config, mesh=None):
+        self.config = config
+        self.shape = (config.data.image_size, config.data.image_size, config.data.channels)
+
+    def init_state(self, key):
+        return ToyState(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(key), w=jnp.zeros(self.shape),
+                        steps_in=jnp.zeros((2,), jnp.int32), noise=jnp.zeros(()))
+
+    def phases(self):
+        return [Phase("a", PHASE_A_STEPS, self._step_a, ("image",)),
+                Phase("b", self.config.train.num_steps - PHASE_A_STEPS, self._step_b, ())]
+
+    def _step_a(self, state, batch):
+        target = batch["image"].mean(axis=(0, 1))
+        w = state.w + 0.5 * (target - state.w)
+        return self._advance(state, w, 0), {"distance": jnp.mean(jnp.abs(w - target))}
+
+    def _step_b(self, state, batch):
+        assert batch == {}
+        return self._advance(state, state.w / 2, 1), {"norm": jnp.mean(jnp.abs(state.w))}
+
+    def _advance(self, state, w, phase):
+        noise = jax.random.normal(step_key(state))
+        return state.replace(step=state.step + 1, w=w, steps_in=state.steps_in.at[phase].add(1), noise=noise)
+
+    def check_data(self, data):
+        if tuple(data.image_shape) != self.shape:
+            raise ValueError(f"toy: data {data.image_shape} != {self.shape}")
+
+    def param_counts(self, state):
+        return {"w": int(np.prod(state.w.shape))}
+
+    def grid_inputs(self, key, num):
+        return jnp.linspace(0.0, 1.0, num)
+
+    def sample_grid(self, state, inputs):
+        return jnp.tanh(inputs[:, None, None, None] * state.w[None])
+
+    def evaluator(self, workdir, mesh):
+        return lambda state: {"distance": float(jnp.mean(jnp.abs(state.w)))}
+
+    @classmethod
+    def define_sample_flags(cls):
+        trainers.define_flag("integer", "toy_copies", 1, "--mode sample of the toy family.")
+
+    @classmethod
+    def sample_options(cls, flag_values):
+        return {"copies": flag_values.toy_copies}
+
+    @classmethod
+    def write_samples(cls, config, workdir, num=None, copies=1):
+        path = Path(workdir) / "toy_samples.json"
+        path.write_text(json.dumps({"num": num, "copies": copies}))
+        return str(path)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def registered():
+    trainers.register("toy", ToyTrainer)
+    yield
+    trainers._REGISTRY.pop("toy")
+
+
+def _config(num_steps):
+    config = config_base.load(f"{REPO / 'configs' / 'biggan_128.py'}:smoke")
+    with config.unlocked():
+        config.trainer = "toy"
+        config.train.num_steps = num_steps
+        config.ckpt.every_steps = 100
+        config.samples.every_steps = 4
+        config.eval.every_steps = 0
+    return config
+
+
+def _restore(workdir, config):
+    return train.restore_latest(config, str(workdir))[2]
+
+
+def test_phases_run_in_order_and_resume_in_the_right_phase(tmp_path):
+    straight = train.train_and_evaluate(_config(7), str(tmp_path / "straight"))
+    assert straight["step"] == 7 and straight["step_traces"] == 2  # one compiled step per phase
+    s = _restore(tmp_path / "straight", _config(7))
+    assert list(s.steps_in) == [PHASE_A_STEPS, 7 - PHASE_A_STEPS]
+    lines = [json.loads(l) for l in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
+    assert [sorted(k for k in l if k in ("distance", "norm")) for l in lines] == \
+        [["distance"]] * PHASE_A_STEPS + [["norm"]] * (7 - PHASE_A_STEPS)
+    grids = sorted(p.name for p in (tmp_path / "straight" / "samples").glob("*.png"))
+    assert grids == ["toy_00000004.png", "toy_00000007.png"]
+
+    # Stop inside phase b, then resume there: the same state as the straight run.
+    first = train.train_and_evaluate(_config(5), str(tmp_path / "resumed"))
+    assert first["step"] == 5 and first["step_traces"] == 2
+    again = train.train_and_evaluate(_config(7), str(tmp_path / "resumed"))
+    assert again["step"] == 7 and again["step_traces"] == 1  # resumed in phase b: only its step compiled
+    r = _restore(tmp_path / "resumed", _config(7))
+    for a, b in zip(jax.tree_util.tree_leaves(s), jax.tree_util.tree_leaves(r), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_best_checkpoint_and_eval_mode_use_the_familys_metric(tmp_path):
+    config = _config(4)
+    with config.unlocked():
+        config.eval.every_steps = 2
+    train.train_and_evaluate(config, str(tmp_path))
+    scores = [l for l in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines()) if "eval/distance" in l]
+    assert [l["step"] for l in scores] == [2, 4]
+    # w grows towards the data in phase a and halves in phase b: the lower distance picks the step.
+    best_step = 2 if scores[0]["eval/distance"] < scores[1]["eval/distance"] else 4
+    assert [p.name for p in (tmp_path / "best").iterdir() if p.name.isdigit()] == [str(best_step)]
+    assert train.evaluate(config, str(tmp_path)) == {"step": 4, "distance": pytest.approx(scores[1]["eval/distance"])}
+
+
+def test_sample_mode_dispatches_to_the_family(tmp_path):
+    path = train.sample(_config(4), str(tmp_path), 3, copies=2)
+    assert json.loads(Path(path).read_text()) == {"num": 3, "copies": 2}
+
+
+def test_unknown_trainer_names_the_registered_ones():
+    with pytest.raises(ValueError, match=r"unknown trainer 'nope' \(config.trainer\); known: 'biggan'"):
+        trainers.trainer_class("nope")
