@@ -190,7 +190,9 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
 
             stop = preemption.stop_requested(s)
             last = s == num_steps or stop
-            if s % config.log.every_steps == 0 or last:
+            save = s % config.ckpt.every_steps == 0 or last
+            # Metrics are checked before every save, so no checkpoint holds a diverged state.
+            if s % config.log.every_steps == 0 or save:
                 last_metrics = averages.pop()
                 if not all(np.isfinite(v) for v in last_metrics.values()):
                     raise FloatingPointError(f"non-finite metrics at step {s}: {last_metrics}; the last good "
@@ -205,7 +207,7 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
                 if best is not None and trainer.best_metric.improves(scores[trainer.best_metric.name], best_score):
                     best_score = scores[trainer.best_metric.name]
                     best.save(s, state, _data_states(data), force=True)
-            if s % config.ckpt.every_steps == 0 or last:
+            if save:
                 ckpt.save(s, state, _data_states(data), force=True)
             if stop:
                 logging.warning("stopping at step %d; checkpoint saved, the same command resumes from it", s)

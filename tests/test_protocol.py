@@ -92,11 +92,21 @@ class ToyTrainer:
         return str(path)
 
 
+class DivergingToyTrainer(ToyTrainer):
+    """The toy whose phase-b metric is NaN from step 6 on."""
+
+    def _step_b(self, state, batch):
+        state, metrics = super()._step_b(state, batch)
+        return state, {"norm": jnp.where(state.step >= 6, jnp.nan, metrics["norm"])}
+
+
 @pytest.fixture(scope="module", autouse=True)
 def registered():
     trainers.register("toy", ToyTrainer)
+    trainers.register("toy_diverging", DivergingToyTrainer)
     yield
     trainers._REGISTRY.pop("toy")
+    trainers._REGISTRY.pop("toy_diverging")
 
 
 def _config(num_steps):
@@ -146,6 +156,18 @@ def test_best_checkpoint_and_eval_mode_use_the_familys_metric(tmp_path):
     best_step = 2 if scores[0]["eval/distance"] < scores[1]["eval/distance"] else 4
     assert [p.name for p in (tmp_path / "best").iterdir() if p.name.isdigit()] == [str(best_step)]
     assert train.evaluate(config, str(tmp_path)) == {"step": 4, "distance": pytest.approx(scores[1]["eval/distance"])}
+
+
+def test_a_non_finite_metric_stops_the_run_and_names_the_last_good_checkpoint(tmp_path):
+    config = _config(10)
+    with config.unlocked():
+        config.trainer = "toy_diverging"
+        config.log.every_steps = 4  # the metrics are checked before every save as well
+        config.ckpt.every_steps = 3
+    with pytest.raises(FloatingPointError, match=r"non-finite metrics at step 6: .*the last good checkpoint is "
+                                                 r"step 3"):
+        train.train_and_evaluate(config, str(tmp_path))
+    assert sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == [3]
 
 
 def test_sample_mode_dispatches_to_the_family(tmp_path):

@@ -80,21 +80,23 @@ def build_models(config: Any):
     return g, d
 
 
-def make_optimizer(opt: Any, num_steps: int) -> optax.GradientTransformation:
-    """Adam (b1 0, b2 0.999 for BigGAN) with an optional linear warmup and
-    cosine or linear decay to 0 by `num_steps`."""
-    decay = opt.get("decay", "constant")
-    warmup = int(opt.get("warmup_steps", 0))
+def learning_rate(opt: Any, num_steps: int) -> optax.Schedule | float:
+    """`opt.lr` with an optional linear warmup over `opt.warmup_steps` and a
+    cosine or linear decay to 0 by `num_steps` (`opt.decay`)."""
+    decay, warmup = opt.decay, int(opt.warmup_steps)
     if decay == "constant":
-        lr = optax.linear_schedule(0.0, opt.lr, warmup) if warmup else opt.lr
-    elif decay == "cosine":
-        lr = optax.warmup_cosine_decay_schedule(0.0, opt.lr, max(warmup, 1), num_steps)
-    elif decay == "linear":
-        lr = optax.join_schedules([optax.linear_schedule(0.0, opt.lr, warmup),
-                                   optax.linear_schedule(opt.lr, 0.0, max(num_steps - warmup, 1))], [warmup])
-    else:
-        raise ValueError(f"optim decay must be 'constant', 'cosine' or 'linear', got {decay!r}")
-    return optax.adam(lr, b1=opt.b1, b2=opt.b2, eps=opt.eps)
+        return optax.linear_schedule(0.0, opt.lr, warmup) if warmup else opt.lr
+    if decay == "cosine":
+        return optax.warmup_cosine_decay_schedule(0.0, opt.lr, max(warmup, 1), num_steps)
+    if decay == "linear":
+        return optax.join_schedules([optax.linear_schedule(0.0, opt.lr, warmup),
+                                     optax.linear_schedule(opt.lr, 0.0, max(num_steps - warmup, 1))], [warmup])
+    raise ValueError(f"optim decay must be 'constant', 'cosine' or 'linear', got {decay!r}")
+
+
+def make_optimizer(opt: Any, num_steps: int) -> optax.GradientTransformation:
+    """Adam (b1 0, b2 0.999 for BigGAN) at `learning_rate(opt, num_steps)`."""
+    return optax.adam(learning_rate(opt, num_steps), b1=opt.b1, b2=opt.b2, eps=opt.eps)
 
 
 def _microbatches(x: Array, k: int) -> Array:
