@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from etils import epath
 
-from jaxgan import checkpoint, parallel, sampling
+from jaxgan import checkpoint, parallel, pictures, sampling
 
 Key = Any  # an int seed or a jax PRNG key
 
@@ -314,17 +314,17 @@ def write_samples(config, workdir: str, num: int | None = None, *, sample_format
         return str(root)
     images = gen.batches(z, y, truncation, batch_size)
     if sample_format == "grid":
-        grid = sampling.make_grid(np.concatenate([b for _, b in images]))
+        grid = pictures.make_grid(np.concatenate([b for _, b in images]))
         writer = writers.MetricWriter(workdir, config.train.num_steps, 0)
         path = writer.write_image(gen.step, f"sample{suffix}", grid)
         writer.close()
         return path
     if sample_format == "npz":
-        return sampling.save_npz(root / f"samples_{gen.step:08d}{suffix}.npz",
+        return pictures.save_npz(root / f"samples_{gen.step:08d}{suffix}.npz",
                                  np.concatenate([b for _, b in images]), y)
     directory = root / f"{gen.step:08d}{suffix}"
     for start, batch in images:
         for i, image in enumerate(batch, start):
-            sampling.write_png(directory / (f"{i:06d}" + ("" if y is None else f"_class{y[i]}") + ".png"), image)
+            pictures.write_png(directory / (f"{i:06d}" + ("" if y is None else f"_class{y[i]}") + ".png"), image)
     logging.info("wrote %d PNG files to %s", num, directory)
     return str(directory)

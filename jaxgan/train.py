@@ -18,7 +18,7 @@ import jax
 import numpy as np
 from clu import metrics as clu_metrics
 
-from jaxgan import checkpoint, parallel, sampling, writers
+from jaxgan import checkpoint, parallel, pictures, writers
 from jaxgan.data import build_input
 from jaxgan.preemption import Preemption
 from jaxgan.trainers import Phase, get_trainer, trainer_class
@@ -200,7 +200,7 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
                 writer.write_scalars(s, last_metrics)
             if config.samples.every_steps and (s % config.samples.every_steps == 0 or last):
                 images = grid(state, fixed_inputs)
-                writer.write_image(s, trainer.grid_name, sampling.make_grid(images, trainer.grid_columns))
+                writer.write_image(s, trainer.grid_name, pictures.make_grid(images, trainer.grid_columns))
             if evaluator and (s % config.eval.every_steps == 0 or s == num_steps):
                 scores = evaluator(state)
                 writer.write_scalars(s, {f"eval/{k}": v for k, v in scores.items()})

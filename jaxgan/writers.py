@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 from etils import epath
 
-from jaxgan import sampling
+from jaxgan import pictures
 
 
 def _format_duration(seconds: float) -> str:
@@ -69,7 +69,7 @@ class MetricWriter:
         """Saves a uint8 [H, W, C] picture as samples/{name}_{step}.png and in TensorBoard."""
         if not self.enabled:
             return None
-        path = sampling.write_png(self.workdir / "samples" / f"{name}_{step:08d}.png", image)
+        path = pictures.write_png(self.workdir / "samples" / f"{name}_{step:08d}.png", image)
         self._tb.add_image(name, image, step, dataformats="HWC")
         self._tb.flush()
         return path

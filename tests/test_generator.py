@@ -3,7 +3,6 @@ the trainer's EMA sampler, the same on 1 and 8 devices), standing statistics
 (plain averages, saved with the checkpoint per truncation, restored exactly),
 PNG / npz output, DeepMind-format pretrained files."""
 
-import json
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxgan import checkpoint, config_base, parallel, sampling, train
+from jaxgan import checkpoint, config_base, parallel, pictures, sampling, train
 from jaxgan.generator import Generator
 from jaxgan.trainers import get_trainer
 
@@ -70,7 +69,7 @@ def test_from_checkpoint_is_the_runs_ema_generator(run):
     np.testing.assert_array_equal(y, np.asarray(y_train))
     expected = np.asarray(jax.jit(trainer.sample)(state.g_ema, z, y))
     np.testing.assert_allclose(gen.generate(z, y, uint8=False), expected, rtol=0, atol=1e-6)
-    np.testing.assert_array_equal(gen.generate(z, y), sampling.to_uint8(expected))
+    np.testing.assert_array_equal(gen.generate(z, y), pictures.to_uint8(expected))
     images = gen.sample(3, 5, classes=7)
     assert images.shape == (5, 32, 32, 3) and images.dtype == np.uint8
     np.testing.assert_array_equal(images, gen.sample(3, 5, classes=[7]))  # deterministic from the seed

@@ -7,7 +7,7 @@ import pytest
 import scipy.stats
 from PIL import Image
 
-from jaxgan import sampling
+from jaxgan import pictures, sampling
 
 
 KEY = jax.random.key(0)
@@ -148,20 +148,20 @@ def _images(n, h=8, w=6, c=3, seed=0):
 
 def test_save_png_writes_the_grid(tmp_path):
     images = _images(6)
-    path = sampling.save_png(tmp_path / "sub" / "grid.png", images, ncol=3)
+    path = pictures.save_png(tmp_path / "sub" / "grid.png", images, ncol=3)
     with Image.open(path) as im:
         assert im.format == "PNG"
         # 2 rows x 3 columns of 8x6 with 2-pixel borders: W = 3*(6+2)+2, H = 2*(8+2)+2.
         assert im.size == (26, 22)
-        np.testing.assert_array_equal(np.asarray(im), sampling.make_grid(images, ncol=3))
-    gray = sampling.save_png(tmp_path / "gray.png", _images(4, c=1))
+        np.testing.assert_array_equal(np.asarray(im), pictures.make_grid(images, ncol=3))
+    gray = pictures.save_png(tmp_path / "gray.png", _images(4, c=1))
     with Image.open(gray) as im:
         assert im.mode == "L" and im.size == (18, 22)
 
 
 def test_save_gif_frame_count_and_size(tmp_path):
     frames = [_images(4, seed=i) for i in range(5)]
-    path = sampling.save_gif(tmp_path / "interp.gif", frames, duration_ms=80)
+    path = pictures.save_gif(tmp_path / "interp.gif", frames, duration_ms=80)
     with Image.open(path) as im:
         assert im.format == "GIF"
         assert im.n_frames == 5
@@ -170,19 +170,19 @@ def test_save_gif_frame_count_and_size(tmp_path):
         im.seek(4)
         assert im.convert("RGB").size == im.size
     with pytest.raises(ValueError):
-        sampling.save_gif(tmp_path / "empty.gif", [])
+        pictures.save_gif(tmp_path / "empty.gif", [])
 
 
 def test_save_npz_round_trip(tmp_path):
     images = _images(5)
     labels = np.array([3, 1, 4, 1, 5])
-    path = sampling.save_npz(tmp_path / "samples.npz", jnp.asarray(images), jnp.asarray(labels))
+    path = pictures.save_npz(tmp_path / "samples.npz", jnp.asarray(images), jnp.asarray(labels))
     with np.load(path) as data:
         assert set(data.files) == {"x", "y"}
         assert data["x"].dtype == np.uint8 and data["x"].shape == (5, 8, 6, 3)
-        np.testing.assert_array_equal(data["x"], sampling.to_uint8(images))
+        np.testing.assert_array_equal(data["x"], pictures.to_uint8(images))
         np.testing.assert_array_equal(data["y"], labels)
-    with np.load(sampling.save_npz(tmp_path / "x_only.npz", images)) as data:
+    with np.load(pictures.save_npz(tmp_path / "x_only.npz", images)) as data:
         assert data.files == ["x"]
     with pytest.raises(ValueError):
-        sampling.save_npz(tmp_path / "bad.npz", images, labels[:3])
+        pictures.save_npz(tmp_path / "bad.npz", images, labels[:3])
