@@ -165,8 +165,3 @@ class RandomAccessPipeline:
                         "examples_per_epoch)=%s into one with %s; the order of examples will differ from the "
                         "interrupted run", self.name, where, here)
         self._it.set_state({"next_index": int(state["next_position"])})
-
-    @property
-    def epoch(self) -> float:
-        """Epochs of this process's shard handed out so far (for logging)."""
-        return self._it.get_state()["next_index"] / self.examples_per_epoch
