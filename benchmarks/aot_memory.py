@@ -44,16 +44,22 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __name__ == "__main__" and not __package__:  # run as a file: import as `python -m benchmarks.NAME` would
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repo root, not benchmarks/
 
 GIB = 1024 ** 3
 MEMORY_FIELDS = ("argument_size_in_bytes", "output_size_in_bytes", "alias_size_in_bytes", "temp_size_in_bytes",
                  "generated_code_size_in_bytes")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv=None):
+    """(args, config): the config with its --config.FIELD=VALUE overrides, before
+    --batch, --dtype, ... apply."""
+    from jaxgan import configs
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True, help="configs/NAME.py[:variant]")
+    p.add_argument("--config", required=True, help="configs/NAME.py[:variant]; --config.FIELD=VALUE overrides "
+                                                   "as for jaxgan.main")
     b = p.add_mutually_exclusive_group()
     b.add_argument("--batch", type=int, help="global batch per update (default: the config's)")
     b.add_argument("--per-device-batch", type=int, help="batch per device; the global batch is this x devices")
@@ -67,13 +73,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "persistent compilation cache set JAX_ENABLE_COMPILATION_CACHE=false, a cached program dumps nothing)")
     p.add_argument("--dump-dir", metavar="DIR",
                    help="keep XLA's dump of the compiled step (optimised HLO, buffer assignment, live ranges) in DIR")
-    args = p.parse_args(argv)
+    args, config = configs.parse_args(p, argv)
     if args.topology and args.devices:
         p.error("--topology fixes the devices; leave out --devices")
     for name in ("batch", "per_device_batch", "devices", "grad_accum", "num_d_steps"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be positive")
-    return args
+    return args, config
 
 
 def _setup_environment(args: argparse.Namespace) -> None:
@@ -163,13 +169,13 @@ def largest_buffers(dump_dir: str, n: int) -> dict | None:
 
 
 def main(argv=None) -> dict:
-    args = parse_args(argv)
+    args, config = parse_args(argv)
     _setup_environment(args)
 
     import jax
     import jax.numpy as jnp
 
-    from jaxgan import config_base, parallel
+    from jaxgan import parallel
     from jaxgan.models.layers import count_params
     from jaxgan.trainers import get_trainer
 
@@ -185,7 +191,6 @@ def main(argv=None) -> dict:
             devices = devices[:args.devices]
     n = len(devices)
 
-    config = config_base.load(args.config)
     with config.unlocked():
         if args.per_device_batch:
             config.train.batch_size = args.per_device_batch * n

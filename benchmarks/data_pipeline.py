@@ -24,7 +24,8 @@ import time
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+if __name__ == "__main__" and not __package__:  # run as a file: import as `python -m benchmarks.NAME` would
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repo root, not benchmarks/
 
 from jaxgan.data import build_input  # noqa: E402
 

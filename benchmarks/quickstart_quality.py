@@ -28,9 +28,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __name__ == "__main__" and not __package__:  # run as a file: import as `python -m benchmarks.NAME` would
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repo root, not benchmarks/
 
-from jaxgan import config_base, train  # noqa: E402
+from jaxgan import configs, train  # noqa: E402
 from jaxgan.data import mnist5k  # noqa: E402
 from jaxgan.eval import metrics  # noqa: E402
 
@@ -127,11 +128,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workdir", required=True, help="the quickstart run's workdir")
     p.add_argument("--config", default=os.path.join(os.path.dirname(__file__), "..", "configs", "quickstart.py"),
-                   help="config of the run (default configs/quickstart.py)")
+                   help="config of the run (default configs/quickstart.py); --config.FIELD=VALUE overrides as "
+                        "for jaxgan.main")
     p.add_argument("--num-samples", type=int, default=5000, help="generated digits, equally many per class")
     p.add_argument("--epochs", type=int, default=15, help="classifier training epochs")
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    args, config = configs.parse_args(p, argv)
 
     t0 = time.perf_counter()
     images, labels = real_digits()
@@ -143,7 +145,6 @@ def main(argv=None):
     print(f"classifier: {classifier_accuracy:.2%} held-out accuracy ({len(held_idx)} digits), "
           f"trained in {time.perf_counter() - t0:.0f} s", flush=True)
 
-    config = config_base.load(args.config)
     fake, classes, step = generated_digits(config, args.workdir, args.num_samples, args.seed)
     fake_logits, fake_features = run_in_batches(classify, fake)
     hits = fake_logits.argmax(-1) == classes

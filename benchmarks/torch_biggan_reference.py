@@ -655,7 +655,7 @@ def sizes(model: nn.Module) -> list[int]:
 def config_settings(c) -> dict:
     """The training settings of a jaxgan config that this script mirrors, in
     ArchSpec.settings' form."""
-    optim = lambda o: {k: o.get(k) for k in ("lr", "b1", "b2", "eps", "warmup_steps", "decay")}
+    optim = lambda o: {k: o[k] for k in ("lr", "b1", "b2", "eps", "warmup_steps", "decay")}
     g, d = c.model.g, c.model.d
     return {
         "arch": c.model.arch, "resolution": c.model.resolution, "g_ch": g.ch, "d_ch": d.ch, "dim_z": g.dim_z,
@@ -687,12 +687,11 @@ def jaxgan_param_sizes(ch: int | None = None, num_classes: int = 1000, arch: str
     import jax
     import jax.numpy as jnp
 
-    sys.path.insert(0, ROOT)
-    from jaxgan import config_base
+    from jaxgan import configs
     from jaxgan.trainers.biggan import build_models as jaxgan_build_models
 
     spec = ARCHS[arch]
-    c = config_base.load(os.path.join(ROOT, "configs", spec.config))
+    c = configs.load(os.path.join(ROOT, "configs", spec.config))
     settings = config_settings(c)
     c.model.g.ch = c.model.d.ch = spec.ch if ch is None else ch
     c.data.num_classes = num_classes
@@ -707,7 +706,7 @@ def jaxgan_param_sizes(ch: int | None = None, num_classes: int = 1000, arch: str
 
 def _jaxgan_param_sizes_subprocess(ch: int | None, arch: str = "biggan128") -> dict:
     # A subprocess, so that XLA's runtime is not loaded in the timed torch process.
-    code = ("import json, sys; sys.path.insert(0, 'benchmarks'); import torch_biggan_reference as r; "
+    code = ("import json; from benchmarks import torch_biggan_reference as r; "
             f"print(json.dumps(r.jaxgan_param_sizes({ch!r}, arch={arch!r})))")
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True)

@@ -34,20 +34,19 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # aot_memory, beside this file
+if __name__ == "__main__" and not __package__:  # run as a file: import as `python -m benchmarks.NAME` would
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repo root, not benchmarks/
 
 if __name__ == "__main__":  # before JAX is imported: XLA:CPU steps are faster with huge pages
     from jaxgan import host_memory
 
     host_memory.reexec_with_huge_pages()
 
-import aot_memory  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-import step_flops  # noqa: E402
 
-from jaxgan import config_base, parallel, train  # noqa: E402
+from benchmarks import aot_memory, step_flops  # noqa: E402
+from jaxgan import configs, parallel, train  # noqa: E402
 from jaxgan.models.layers import count_params  # noqa: E402
 from jaxgan.trainers import get_trainer  # noqa: E402
 
@@ -178,10 +177,12 @@ def fit_memory(config, mesh, args) -> dict:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True, help="configs/NAME.py[:variant]")
+    p.add_argument("--config", required=True, help="configs/NAME.py[:variant]; --config.FIELD=VALUE overrides "
+                                                   "as for jaxgan.main")
     p.add_argument("--batch", type=int, help="global batch per update (default: the config's; "
                                               "with --fit-memory the probe batch)")
-    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per update (default 1)")
+    p.add_argument("--grad-accum", type=int,
+                   help="micro-batches per update (default 1, or --config.train.grad_accum_steps)")
     p.add_argument("--num-d-steps", type=int, help="D steps per G step (default: the config's)")
     p.add_argument("--dtype", choices=["float32", "bfloat16"], help="compute dtype (default: the config's)")
     p.add_argument("--steps", type=int, default=3, help="timed steps after the first")
@@ -190,11 +191,12 @@ def main(argv=None):
     p.add_argument("--fit-memory", action="store_true", help="find and time the largest batch that fits")
     p.add_argument("--memory-limit-gib", type=float,
                    help="memory of one device to fit into (default: the device's own limit)")
-    args = p.parse_args(argv)
-
-    config = config_base.load(args.config)
+    args, config = configs.parse_args(p, argv)
+    if args.grad_accum is None and "train.grad_accum_steps" not in args.config_overrides:
+        args.grad_accum = 1
     with config.unlocked():
-        config.train.grad_accum_steps = args.grad_accum
+        if args.grad_accum:
+            config.train.grad_accum_steps = args.grad_accum
         if args.num_d_steps:
             config.train.num_d_steps = args.num_d_steps
         if args.dtype:

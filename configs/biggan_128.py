@@ -7,10 +7,11 @@ BN eps 1e-5, ch 96, dim_z 120, shared_dim 128, hier, attention at 64, EMA from
 sets G_ortho 0).
 """
 
-from jaxgan import config_base
+from jaxgan.configs import biggan, with_variants
 
 
-def get_config(variant: str = ""):
-    c = config_base.base_config()
+@with_variants(smoke=biggan.smoke)
+def get_config():
+    c = biggan.get_config()
     c.reg.ortho = 1e-4
-    return config_base.smoke(c) if variant == "smoke" else c
+    return c

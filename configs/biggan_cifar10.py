@@ -8,15 +8,16 @@ of 4 x 50 images) with train.py's defaults for what it leaves out (betas
 4,207,361 params, as BigGAN-PyTorch's.
 """
 
-from jaxgan import config_base
+from jaxgan.configs import biggan, with_variants
 
 
-def get_config(variant: str = ""):
-    c = config_base.base_config()
+@with_variants(smoke=biggan.smoke)
+def get_config():
+    c = biggan.get_config()
     c.model.resolution = c.data.image_size = 32
     c.model.sn_eps = 1e-8
-    c.model.g = dict(ch=64, dim_z=128, shared_dim=0, hier=False, attention=(), init_style="N02")
-    c.model.d = dict(ch=64, attention=(), init_style="N02")
+    c.model.g.update(ch=64, dim_z=128, shared_dim=0, hier=False, attention=(), init_style="N02")
+    c.model.d.update(ch=64, attention=(), init_style="N02")
     c.train.num_steps = 125_000
     c.train.batch_size = 50
     c.train.num_d_steps = 4
@@ -28,4 +29,4 @@ def get_config(variant: str = ""):
     c.data.num_classes = 10
     c.ckpt.every_steps = 2000
     c.samples.every_steps = 2000
-    return config_base.smoke(c) if variant == "smoke" else c
+    return c

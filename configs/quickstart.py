@@ -22,15 +22,22 @@ requested class at step 1000). Choices, made for that CPU budget:
   steps than this run has.
 """
 
-from jaxgan import config_base
+from jaxgan.configs import biggan, with_variants
 
 
-def get_config(variant: str = ""):
-    c = config_base.base_config()
+def smoke(c):
+    c = biggan.smoke(c)
+    c.data.source = "mnist5k"  # the real digits: no download, so the smoke run can use them
+    return c
+
+
+@with_variants(smoke=smoke)
+def get_config():
+    c = biggan.get_config()
     c.model.resolution = c.data.image_size = 32
     c.model.sn_eps = 1e-8
-    c.model.g = dict(ch=8, dim_z=128, shared_dim=0, hier=False, attention=(), init_style="ortho")
-    c.model.d = dict(ch=8, attention=(), init_style="ortho")
+    c.model.g.update(ch=8, dim_z=128, shared_dim=0, hier=False, attention=(), init_style="ortho")
+    c.model.d.update(ch=8, attention=(), init_style="ortho")
     c.train.num_steps = 1000
     c.train.batch_size = 32
     c.train.num_d_steps = 1
@@ -46,7 +53,4 @@ def get_config(variant: str = ""):
     c.log.every_steps = 50
     c.samples.every_steps = 200
     c.samples.num = 100  # a 10x10 grid: one column per class
-    if variant == "smoke":
-        c = config_base.smoke(c)
-        c.data.source = "mnist5k"  # the real digits: no download, so the smoke run can use them
     return c

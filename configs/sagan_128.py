@@ -7,18 +7,19 @@ embeddings instead of a shared embedding, no hierarchical z, dim_z 128, Xavier
 init, batch 128 x 2 accumulations, EMA from 2000, SN eps 1e-8, Adam eps 1e-8).
 """
 
-from jaxgan import config_base
+from jaxgan.configs import biggan, with_variants
 
 
-def get_config(variant: str = ""):
-    c = config_base.base_config()
+@with_variants(smoke=biggan.smoke)
+def get_config():
+    c = biggan.get_config()
     c.model.sn_eps = 1e-8
-    c.model.g = dict(ch=64, dim_z=128, shared_dim=0, hier=False, attention=(64,), init_style="glorot")
-    c.model.d = dict(ch=64, attention=(64,), init_style="glorot")
+    c.model.g.update(ch=64, dim_z=128, shared_dim=0, hier=False, attention=(64,), init_style="glorot")
+    c.model.d.update(ch=64, attention=(64,), init_style="glorot")
     c.train.num_steps = 1_000_000
     c.train.batch_size = 256
     c.train.grad_accum_steps = 2
     for opt in (c.optim.g, c.optim.d):
         opt.b2, opt.eps = 0.9, 1e-8
     c.ema.start_step = 2000
-    return config_base.smoke(c) if variant == "smoke" else c
+    return c

@@ -22,12 +22,10 @@ import os  # noqa: E402
 import sys  # noqa: E402
 
 from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
-from jaxgan import download, train, trainers  # noqa: E402
+from jaxgan import configs, download, train, trainers  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/NAME.py[:variant]).",
-                                          lock_config=True)
+_CONFIG = configs.DEFINE_config_file("config", "Experiment config file (configs/NAME.py[:variant]).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and samples (local or gs://).")
 _MODE = flags.DEFINE_enum("mode", "train", ["train", "sample", "eval"], "What to do.")
 flags.mark_flags_as_required(["config", "workdir"])

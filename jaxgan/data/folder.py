@@ -81,20 +81,20 @@ def build(data_config: Any, **kwargs: Any):
     from jaxgan.data.pipeline import RandomAccessPipeline
 
     size = int(data_config.image_size)
-    channels = int(data_config.get("channels", 3))
-    num_classes = data_config.get("num_classes", 0) or None
-    center_crop = bool(data_config.get("center_crop", True))
-    paths, labels, classes = scan(data_config.get("folder", None), num_classes)
+    channels = int(data_config.channels)
+    num_classes = data_config.num_classes or None
+    center_crop = bool(data_config.center_crop)
+    paths, labels, classes = scan(data_config.folder, num_classes)
 
     def load(index: int, flip: bool):
         img = decode(paths[index])
         return preprocess_pil(img, image_size=size, channels=channels, center_crop=center_crop, flip=flip), labels[index]
 
-    flip = data_config.get("random_flip", None)
+    flip = data_config.random_flip
     pipe = RandomAccessPipeline(
         load=load, describe=lambda i: paths[i], num_records=len(paths), image_shape=(size, size, channels),
         num_classes=num_classes, random_flip=True if flip is None else bool(flip),
-        num_workers=int(data_config.get("num_workers", 2)), name="folder", **kwargs)
+        num_workers=int(data_config.num_workers), name="folder", **kwargs)
     pipe.class_names = classes
     pipe.paths = paths
     return pipe

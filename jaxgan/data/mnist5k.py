@@ -64,10 +64,10 @@ def build(data_config: Any, **kwargs: Any):
     from jaxgan.data.pipeline import RandomAccessPipeline
 
     size = int(data_config.image_size)
-    channels = int(data_config.get("channels", 1) or 1)
+    channels = int(data_config.channels)
     if channels not in (1, 3):
         raise ValueError(f"config.data.channels must be 1 or 3 for mnist5k, got {channels}")
-    num_classes = data_config.get("num_classes", NUM_CLASSES)
+    num_classes = data_config.num_classes
     if num_classes not in (0, None, NUM_CLASSES):
         raise ValueError(f"config.data.num_classes is {num_classes}; mnist5k has {NUM_CLASSES} classes "
                          "(or set 0 for unconditional training)")
@@ -83,10 +83,10 @@ def build(data_config: Any, **kwargs: Any):
             out = preprocess_array(img, image_size=size, channels=channels, center_crop=False, flip=flip)
         return out, int(labels[index]) if conditional else 0
 
-    flip = data_config.get("random_flip", None)
+    flip = data_config.random_flip
     return RandomAccessPipeline(
         load=load, describe=lambda i: f"mnist5k[{i}]", num_records=NUM_EXAMPLES,
         image_shape=(size, size, channels), num_classes=NUM_CLASSES if conditional else None,
         # Mirrored digits are not digits: no flips unless asked for.
         random_flip=bool(flip) if flip is not None else False,
-        num_workers=int(data_config.get("num_workers", 2)), name="mnist5k", **kwargs)
+        num_workers=int(data_config.num_workers), name="mnist5k", **kwargs)

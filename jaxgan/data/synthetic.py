@@ -18,8 +18,8 @@ class SyntheticImages:
     def __init__(self, data_config: Any, *, batch_size: int, seed: int, process_index: int = 0,
                  process_count: int = 1):
         size = int(data_config.image_size)
-        self.image_shape = (size, size, int(data_config.get("channels", 3)))
-        self.num_classes = data_config.get("num_classes", None)
+        self.image_shape = (size, size, int(data_config.channels))
+        self.num_classes = data_config.num_classes
         self.batch_size = batch_size
         self.seed, self.process_index = seed, process_index
         self.step = 0

@@ -63,13 +63,13 @@ def _builder(name: str, data_dir: str | None):
 def _features(builder, data_config):
     """(image key, label key or None, num_classes or None) after checking them
     against the config."""
-    image_key = data_config.get("image_key", "image")
-    label_key = data_config.get("label_key", "label")
+    image_key = data_config.image_key
+    label_key = data_config.label_key
     features = builder.info.features
     if image_key not in features:
         raise ValueError(f"config.data.image_key={image_key!r} is not a feature of {builder.name}; it has "
                          f"{sorted(features.keys())}")
-    num_classes = data_config.get("num_classes", 0) or None
+    num_classes = data_config.num_classes or None
     if num_classes is None:
         return image_key, None, None
     if label_key not in features:
@@ -94,17 +94,17 @@ def _split_size(builder, split: str) -> int:
 def build(data_config: Any, *, batch_size: int, seed: int, process_index: int = 0, process_count: int = 1):
     import tensorflow_datasets as tfds
 
-    name = data_config.get("name", None)
+    name = data_config.name
     if not name:
         raise ValueError("config.data.name must name the tfds dataset (e.g. 'cifar10') for source 'tfds'")
-    data_dir = data_config.get("tfds_data_dir", None) or None
-    split = data_config.get("split", "train")
+    data_dir = data_config.tfds_data_dir or None
+    split = data_config.split
     builder = _builder(name, data_dir)
     image_key, label_key, num_classes = _features(builder, data_config)
     size = int(data_config.image_size)
-    channels = int(data_config.get("channels", 3))
-    center_crop = bool(data_config.get("center_crop", True))
-    flip = data_config.get("random_flip", None)
+    channels = int(data_config.channels)
+    center_crop = bool(data_config.center_crop)
+    flip = data_config.random_flip
     random_flip = True if flip is None else bool(flip)
     common = dict(batch_size=batch_size, seed=seed, process_index=process_index, process_count=process_count)
     prepared = builder.is_prepared()
@@ -115,8 +115,8 @@ def build(data_config: Any, *, batch_size: int, seed: int, process_index: int = 
         return TFRecordPipeline(
             name=name, split=split, data_dir=data_dir, image_key=image_key, label_key=label_key,
             num_classes=num_classes, image_shape=(size, size, channels), center_crop=center_crop,
-            random_flip=random_flip, num_workers=int(data_config.get("num_workers", 2)),
-            shuffle_buffer=int(data_config.get("shuffle_buffer", 10_000)), **common)
+            random_flip=random_flip, num_workers=int(data_config.num_workers),
+            shuffle_buffer=int(data_config.shuffle_buffer), **common)
     if prepared and builder.info.file_format != tfds.core.FileFormat.ARRAY_RECORD:
         raise ValueError(f"tfds dataset {name!r} is stored as {builder.info.file_format.value}; jaxgan reads "
                          "array_record and tfrecord. Rebuild it with `tfds build ... --file_format=array_record`")
@@ -156,7 +156,7 @@ def build(data_config: Any, *, batch_size: int, seed: int, process_index: int = 
     return RandomAccessPipeline(
         load=load, describe=lambda i: f"{name}/{split}[{i}]", num_records=len(source),
         image_shape=(size, size, channels), num_classes=num_classes, random_flip=random_flip,
-        num_workers=int(data_config.get("num_workers", 2)), name=f"tfds:{name}:{split}", **common)
+        num_workers=int(data_config.num_workers), name=f"tfds:{name}:{split}", **common)
 
 
 class TFRecordPipeline:
