@@ -6,7 +6,7 @@
         --fit-memory --batch 32 --peak-tflops 989
 
 Prints one JSON line per measured batch with: config, backend, devices,
-global_batch, num_d_steps, params_g, params_d, compile_s, step_s_median,
+global_batch, num_d_steps, params (per network, also as params_g, params_d), compile_s, step_s_median,
 images_per_s, flops_per_step, mfu, peak_mem_bytes (plus the compiled program's
 memory in `compiled_mem_bytes` and XLA's own count in `xla_flops`).
 flops_per_step counts the matrix products and convolutions of the step's jaxpr
@@ -15,7 +15,9 @@ step counts a loop body once (the D updates and micro-batches are scans, and so
 are the CPU's per-tap weight gradients), so it is reported beside it, not used.
 MFU = flops_per_step / step_s_median / (peak_tflops * 1e12 * devices) and needs
 --peak-tflops (per device). Fields the backend cannot give
-are null. --dry-run compiles and counts without running a step. One step =
+are null. --dry-run counts parameters (`params`, per network) and FLOPs from
+the abstract state (jax.eval_shape) without compiling: seconds, even for the
+largest configs. One step =
 num_d_steps D updates + 1 G update + EMA on synthetic data (no input pipeline
 cost).
 
@@ -47,7 +49,6 @@ import numpy as np  # noqa: E402
 
 from benchmarks import aot_memory, step_flops  # noqa: E402
 from jaxgan import configs, parallel, train  # noqa: E402
-from jaxgan.models.layers import count_params  # noqa: E402
 from jaxgan.trainers import get_trainer  # noqa: E402
 
 # Headroom left for the allocator's fragmentation and the runtime's own buffers
@@ -82,30 +83,57 @@ def _progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _batch(config, mesh, batches_per_step: int, batch_size: int, abstract: bool):
+    """A batch of synthetic images and labels sharded as the loop shards it, or
+    its ShapeDtypeStructs (nothing allocated: the full-size configs' batches
+    take gigabytes)."""
+    shapes = {"image": ((batches_per_step, batch_size, config.model.resolution, config.model.resolution, 3),
+                        np.float32),
+              "label": ((batches_per_step, batch_size), np.int32)}
+    sharding = parallel.batch_sharding(mesh, leading=1)
+    if abstract:
+        return {k: jax.ShapeDtypeStruct(shape, dtype, sharding=sharding) for k, (shape, dtype) in shapes.items()}
+    rng = np.random.default_rng(0)
+    batch = {"image": rng.uniform(-1, 1, shapes["image"][0]).astype(np.float32),
+             "label": rng.integers(0, max(config.data.num_classes, 1), shapes["label"][0]).astype(np.int32)}
+    return parallel.global_batch(batch, mesh, leading=1)
+
+
 def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dict:
-    """Compiles and (unless --dry-run) times the step at `batch_size`. With
-    check_fit, raises MemoryError before running a program that does not fit."""
+    """Compiles and (unless --dry-run) times the step at `batch_size`. A dry
+    run counts parameters and FLOPs from the abstract state (jax.eval_shape)
+    and compiles nothing. With check_fit, raises MemoryError before running a
+    program that does not fit."""
     with config.unlocked():
         config.train.batch_size = batch_size
     trainer = get_trainer(config, mesh)
+    phase = trainer.phases()[0]
+    train_step, n_d = phase.train_step, phase.batches_per_step
+    abstract = train.abstract_state(trainer, config, mesh)
+    flops = float(step_flops.matmul_flops(train_step, abstract, _batch(config, mesh, n_d, batch_size, True)))
+    params = trainer.param_counts(abstract)
+    result = {
+        "config": args.config, "backend": jax.default_backend(), "devices": jax.device_count(),
+        "dtype": config.dtype, "global_batch": batch_size, "num_d_steps": n_d, "params": params,
+        **{f"params_{name}": n for name, n in params.items()}, "flops_per_step": flops,
+        "compile_s": None, "step_s_median": None, "images_per_s": None, "mfu": None, "peak_mem_bytes": None,
+        "xla_flops": None, "compiled_mem_bytes": None,
+    }
+    if args.dry_run:
+        print(json.dumps(result), flush=True)
+        return result
+
+    batch = _batch(config, mesh, n_d, batch_size, False)
     t0 = time.perf_counter()
     state, _ = train.create_state(trainer, config, mesh)
     jax.block_until_ready(state)
     _progress(f"batch {batch_size}: state created in {time.perf_counter() - t0:.1f} s (init compile included)")
-    n_d, res = config.train.num_d_steps, config.model.resolution
-    rng = np.random.default_rng(0)
-    batch = {"image": rng.uniform(-1, 1, (n_d, batch_size, res, res, 3)).astype(np.float32),
-             "label": rng.integers(0, max(config.data.num_classes, 1), (n_d, batch_size)).astype(np.int32)}
-    batch = parallel.global_batch(batch, mesh, leading=1)
-
     t0 = time.perf_counter()
-    compiled = jax.jit(trainer.train_step, donate_argnums=0).lower(state, batch).compile()
+    compiled = jax.jit(train_step, donate_argnums=0).lower(state, batch).compile()
     compile_s = time.perf_counter() - t0
     _progress(f"batch {batch_size}: step compiled in {compile_s:.1f} s")
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    xla_flops = float(cost["flops"]) if cost and "flops" in cost else None
-    flops = float(step_flops.matmul_flops(trainer.train_step, state, batch))
     mem = compiled_memory(compiled)
     limit = memory_limit(args.memory_limit_gib)
     if check_fit and mem and limit and mem["total"] > limit:
@@ -113,33 +141,22 @@ def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dic
                           f"of {limit / 2**30:.1f} GiB")
 
     times = []
-    if not args.dry_run:
-        for i in range(args.steps + 1):
-            t0 = time.perf_counter()
-            state, metrics = compiled(state, batch)
-            jax.block_until_ready(metrics)
-            if i:  # the first run includes one-off allocation
-                times.append(time.perf_counter() - t0)
-            _progress(f"batch {batch_size}: step {i} took {time.perf_counter() - t0:.3f} s")
-    step_s = statistics.median(times) if times else None
-
-    peak_mem = None
+    for i in range(args.steps + 1):
+        t0 = time.perf_counter()
+        state, metrics = compiled(state, batch)
+        jax.block_until_ready(metrics)
+        if i:  # the first run includes one-off allocation
+            times.append(time.perf_counter() - t0)
+        _progress(f"batch {batch_size}: step {i} took {time.perf_counter() - t0:.3f} s")
+    step_s = statistics.median(times)
     stats = jax.devices()[0].memory_stats() if hasattr(jax.devices()[0], "memory_stats") else None
-    if stats and "peak_bytes_in_use" in stats:
-        peak_mem = int(stats["peak_bytes_in_use"])
-    devices = jax.device_count()
-    mfu = None
-    if flops and step_s and args.peak_tflops:
-        mfu = flops / step_s / (args.peak_tflops * 1e12 * devices)
-    result = {
-        "config": args.config, "backend": jax.default_backend(), "devices": devices, "dtype": config.dtype,
-        "global_batch": batch_size, "num_d_steps": n_d,
-        "params_g": count_params(state.g["params"]), "params_d": count_params(state.d["params"]),
-        "compile_s": round(compile_s, 2), "step_s_median": step_s,
-        "images_per_s": batch_size * n_d / step_s if step_s else None,
-        "flops_per_step": flops, "mfu": mfu, "peak_mem_bytes": peak_mem, "xla_flops": xla_flops,
+    result.update({
+        "compile_s": round(compile_s, 2), "step_s_median": step_s, "images_per_s": batch_size * n_d / step_s,
+        "mfu": flops / step_s / (args.peak_tflops * 1e12 * jax.device_count()) if args.peak_tflops else None,
+        "peak_mem_bytes": int(stats["peak_bytes_in_use"]) if stats and "peak_bytes_in_use" in stats else None,
+        "xla_flops": float(cost["flops"]) if cost and "flops" in cost else None,
         "compiled_mem_bytes": mem["total"] if mem else None,
-    }
+    })
     print(json.dumps(result), flush=True)
     result["_memory"] = mem
     return result
@@ -187,7 +204,7 @@ def main(argv=None):
     p.add_argument("--dtype", choices=["float32", "bfloat16"], help="compute dtype (default: the config's)")
     p.add_argument("--steps", type=int, default=3, help="timed steps after the first")
     p.add_argument("--peak-tflops", type=float, help="peak TFLOP/s of one device, for MFU")
-    p.add_argument("--dry-run", action="store_true", help="compile and count, do not run")
+    p.add_argument("--dry-run", action="store_true", help="count parameters and FLOPs; compile and run nothing")
     p.add_argument("--fit-memory", action="store_true", help="find and time the largest batch that fits")
     p.add_argument("--memory-limit-gib", type=float,
                    help="memory of one device to fit into (default: the device's own limit)")

@@ -36,3 +36,15 @@ def test_fit_memory_measures_the_probe_then_a_larger_batch_that_fits():
     assert fitted["compiled_mem_bytes"] <= 0.25 * 2**30
     assert fitted["flops_per_step"] > probe["flops_per_step"]
     assert "fit-memory: 8 needs" in log
+
+
+def test_dry_run_counts_every_network_of_a_full_size_config_without_compiling():
+    # BigGAN-deep 256 at its full batch of 2048: abstract state and batch only
+    # (the real batch alone would be 1.6 GB); counts as DeepMind's released G
+    # (tests/test_models.py) and the D of the same architecture.
+    lines, log = _run(["--config", "configs/biggan_deep_256.py", "--dry-run", "--config.model.d.activation=silu"])
+    result, = lines
+    assert result["params"] == {"g": 55_880_833, "d": 38_247_426}
+    assert result["params_g"] == 55_880_833 and result["params_d"] == 38_247_426
+    assert result["global_batch"] == 2048 and result["flops_per_step"] > 0
+    assert result["compile_s"] is None and "compiled" not in log
