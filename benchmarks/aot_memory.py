@@ -10,7 +10,7 @@ jaxgan/train.py jits it (state replicated and donated, the [num_d_steps, B, ...]
 batch sharded on `data`), lowered against those abstract arrays and compiled.
 Prints one JSON line: config, backend (the platform compiled for), device_kind,
 topology, devices, global_batch, per_device_batch, grad_accum_steps,
-num_d_steps, dtype, params_g, params_d, state_bytes (the whole state pytree),
+num_d_steps, dtype, params_<network> (params_g, params_d), state_bytes (the whole state pytree),
 the per-device figures of XLA's `compiled.memory_analysis()` (argument, output,
 alias, temp and generated-code bytes), peak_estimate_bytes / peak_estimate_gib,
 compile_s and error. Fields XLA does not report are null. A TPU (or GPU)
@@ -175,8 +175,7 @@ def main(argv=None) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from jaxgan import parallel
-    from jaxgan.models.layers import count_params
+    from jaxgan import parallel, train
     from jaxgan.trainers import get_trainer
 
     if args.topology:
@@ -209,13 +208,12 @@ def main(argv=None) -> dict:
     # As train.create_state and train_and_evaluate: state replicated, batch
     # [num_d_steps, B, ...] sharded on `data` along axis 1; but only shapes.
     replicated = parallel.replicated(mesh)
-    abstract = jax.eval_shape(trainer.init_state, jax.random.key(config.seed))
-    state = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated), abstract)
+    state = train.abstract_state(trainer, config, mesh)
     n_d, batch_size, res = config.train.num_d_steps, config.train.batch_size, config.model.resolution
     batch_sharding = parallel.batch_sharding(mesh, leading=1)
     batch = {"image": jax.ShapeDtypeStruct((n_d, batch_size, res, res, 3), jnp.float32, sharding=batch_sharding),
              "label": jax.ShapeDtypeStruct((n_d, batch_size), jnp.int32, sharding=batch_sharding)}
-    state_sharding = jax.tree_util.tree_map(lambda _: replicated, abstract)
+    state_sharding = jax.tree_util.tree_map(lambda a: a.sharding, state)
     step = jax.jit(trainer.train_step, in_shardings=(state_sharding, batch_sharding),
                    out_shardings=(state_sharding, replicated), donate_argnums=0)
 
@@ -242,8 +240,8 @@ def main(argv=None) -> dict:
         "topology": args.topology, "devices": n, "global_batch": batch_size, "per_device_batch": batch_size // n,
         "grad_accum_steps": config.train.grad_accum_steps,
         "num_d_steps": n_d, "dtype": config.dtype,
-        "params_g": count_params(abstract.g["params"]), "params_d": count_params(abstract.d["params"]),
-        "state_bytes": tree_bytes(abstract), **mem, "peak_estimate_bytes": peak,
+        **{f"params_{name}": count for name, count in trainer.param_counts(state).items()},
+        "state_bytes": tree_bytes(state), **mem, "peak_estimate_bytes": peak,
         "peak_estimate_gib": round(peak / GIB, 3) if peak is not None else None, "compile_s": round(compile_s, 2),
         "error": error,
     }

@@ -30,7 +30,7 @@ from jaxgan.convert.pytorch_pretrained_biggan import (URL_PREFIX_ENV, DownloadEr
                                                      convert_state_dict, expected_layers, generator_from_config,
                                                      load_pretrained, load_pretrained_files, pretrained_urls,
                                                      stats_index_weights)
-from jaxgan.models.layers import count_params
+from jaxgan.state import count_params
 
 # 0.55 lies between two standing-statistics entries; at 0.56 the port's
 # interpolation jumps to the next entry (see stats_index_weights).

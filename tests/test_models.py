@@ -13,7 +13,7 @@ from jax.sharding import AxisType, NamedSharding, PartitionSpec
 from jaxgan.models import layers
 from jaxgan.models.biggan import BigGANDiscriminator, BigGANGenerator
 from jaxgan.models.biggan_deep import BigGANDeepDiscriminator, BigGANDeepGenerator
-from jaxgan.models.layers import count_params
+from jaxgan.state import count_params
 
 RESOLUTIONS = (32, 64, 128, 256, 512)
 KINDS = {
