@@ -16,6 +16,8 @@ import pytest
 from jaxgan import config_base
 from jaxgan.trainers import get_trainer
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "aot_memory.py"
 CONFIG = "configs/biggan_128.py:smoke"

@@ -32,6 +32,8 @@ from jaxgan.convert.pytorch_pretrained_biggan import (URL_PREFIX_ENV, DownloadEr
                                                      stats_index_weights)
 from jaxgan.state import count_params
 
+pytestmark = pytest.mark.parity
+
 # 0.55 lies between two standing-statistics entries; at 0.56 the port's
 # interpolation jumps to the next entry (see stats_index_weights).
 TRUNCATIONS = (0.4, 0.55, 0.56, 1.0)

@@ -23,6 +23,8 @@ from jaxgan.eval import __main__ as eval_main
 from jaxgan.eval import features as feats_mod
 from jaxgan.eval import metrics, weights
 
+pytestmark = pytest.mark.parity
+
 BATCH = 8  # one image per fake device
 
 

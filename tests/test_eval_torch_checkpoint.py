@@ -13,6 +13,8 @@ from jaxgan.convert import torch_checkpoint
 
 import torch
 
+pytestmark = pytest.mark.parity
+
 
 def _tensors():
     base = torch.arange(24, dtype=torch.float32).reshape(4, 6)

@@ -18,6 +18,8 @@ from jaxgan import checkpoint, config_base, parallel, pictures, sampling, train
 from jaxgan.generator import Generator
 from jaxgan.trainers import get_trainer
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = "configs/quickstart.py:smoke"  # 10 classes, 32x32, conditional BN; one step compiles in seconds
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(f"configs/{p.name}" for p in (REPO / "configs").glob("*.py"))
 

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import nbclient
 import nbformat
+import pytest
 import torch
+
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 

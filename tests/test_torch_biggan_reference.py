@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
+pytestmark = pytest.mark.parity
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "torch_biggan_reference.py"
 spec = importlib.util.spec_from_file_location("torch_biggan_reference", SCRIPT)
 ref_mod = importlib.util.module_from_spec(spec)

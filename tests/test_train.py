@@ -22,6 +22,8 @@ from jaxgan import checkpoint, config_base, parallel, train
 from jaxgan.trainers import get_trainer
 from jaxgan.trainers.biggan import build_models
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p.name for p in (REPO / "configs").glob("*.py"))
 

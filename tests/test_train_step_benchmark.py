@@ -8,6 +8,10 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 KEYS = {"config", "backend", "devices", "global_batch", "num_d_steps", "params_g", "params_d", "compile_s",
         "step_s_median", "images_per_s", "flops_per_step", "mfu", "peak_mem_bytes", "compiled_mem_bytes", "xla_flops"}
