@@ -48,26 +48,17 @@ def _sync_manager():
     return distributed.global_state.preemption_sync_manager
 
 
-def _notice_given() -> bool:
-    try:
-        _client().key_value_try_get(_NOTICE_KEY)
-        return True
-    except jax.errors.JaxRuntimeError:  # NOT_FOUND
-        return False
-
-
 class Preemption:
     """Turns the signals into a flag, and the flags of all processes into one
     answer per step (`stop_requested`); `restore()` puts the previous handlers back."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
-    # The sync manager sets its stop step once per jax.distributed session: after a
-    # notice, a later run in the same processes could otherwise hit that stale step.
+    # The sync manager takes one notice per jax.distributed session and keeps its
+    # step: a later run in the same processes must not use it again.
     _sync_point_spent = False
 
     def __init__(self):
         self.requested = False
-        self._calls = 0
         self._published = False
         self._multiprocess = jax.process_count() > 1
         self._use_sync_point = _sync_manager() is not None and not Preemption._sync_point_spent
@@ -93,18 +84,21 @@ class Preemption:
         """Whether to save and stop after `step`. With several processes this is
         collective: every process calls it after every step, and gets the same
         answer at the same step."""
-        # The sync point counts calls, not steps: a notice that JAX's own handler
-        # took before this run's first step then stops after that step.
-        self._calls += 1
         if not self._multiprocess:
-            return self.requested or (self._use_sync_point and _sync_manager().reached_sync_point(self._calls))
+            return self.requested
         if not self._use_sync_point:
             flags = multihost_utils.process_allgather(np.array(self.requested))
             stop = bool(flags.any())
         else:
             if self.requested and not self._published:
                 self._publish()
-            stop = multihost_utils.reached_preemption_sync_point(self._calls)
+            # Steps, not calls: Orbax's CheckpointManager.save passes the sync point
+            # the step as well, and the agreed step follows the last value passed.
+            # (Its thread that finalizes an async save passes that save's step: a
+            # notice agreed on just then picks a step already past on every process,
+            # and no process stops; they still agree, and that save is recent.)
+            stop = multihost_utils.reached_preemption_sync_point(step)
+            Preemption._sync_point_spent |= stop or self._published
         if stop and not self.requested:
             logging.warning("a stop was requested on another process: saving a checkpoint after step %d, then exiting",
                             step)
@@ -112,7 +106,7 @@ class Preemption:
 
     def _publish(self):
         self._published = True
-        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
         try:
             _client().key_value_set(_NOTICE_KEY, now)
         except jax.errors.JaxRuntimeError as e:  # ALREADY_EXISTS: another process's notice runs already
@@ -122,5 +116,3 @@ class Preemption:
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
         self._previous = {}
-        if self._use_sync_point and (self._published or (_client() is not None and _notice_given())):
-            Preemption._sync_point_spent = True

@@ -1,6 +1,6 @@
 """One process of tests/test_multiprocess.py (run as a script, not collected).
 
-    python tests/multiprocess_worker.py MODE WORKDIR OUT_NPZ [--devices N]
+    python tests/multiprocess_worker.py MODE WORKDIR OUT_NPZ [--devices N] [--set FIELD=VALUE ...]
 
 MODE:
 - train: a training run as one process of several; the coordinator, process
@@ -11,11 +11,17 @@ MODE:
   global batches, on one process.
 - restore: one process restores the latest checkpoint of WORKDIR, saves it, then
   trains two steps more from it.
+- preempt: no model: one process of several loops over a tiny collective step,
+  asking jaxgan.preemption.Preemption after each whether to stop, and prints
+  the step it stopped after (WORKDIR and OUT_NPZ are not used).
 Writes the final state's leaves to OUT_NPZ (process 0's file only names it).
+`--set train.num_steps=100` changes a field of the config (a Python literal).
 """
 
+import ast
 import os
 import sys
+import time
 
 DEVICES = int(sys.argv[sys.argv.index("--devices") + 1]) if "--devices" in sys.argv else 8
 # Before jax is imported: this process's own number of fake CPU devices.
@@ -62,8 +68,49 @@ class BothShards:
             s.set_state(st)
 
 
+def overrides(argv):
+    """{'train.num_steps': 100, ...} from the `--set FIELD=VALUE` arguments."""
+    pairs = [argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--set"]
+    return {field: ast.literal_eval(value) for field, value in pairs}
+
+
+def preempt_loop():
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    from jaxgan import parallel
+    from jaxgan.preemption import Preemption
+
+    parallel.maybe_initialize_distributed()
+    mesh = parallel.make_mesh()
+    x = parallel.global_batch(np.ones((jax.local_device_count(), 16), np.float32), mesh)
+    step = jax.jit(lambda x: x * 0.5 + x.mean(), out_shardings=NamedSharding(mesh, PartitionSpec("data")))
+    preemption = Preemption()
+    print(f"process {jax.process_index()} agrees by {preemption.agreement}", flush=True)
+    deadline = time.time() + 120
+    try:
+        for s in range(1, 10**9):
+            x = step(x)
+            x.block_until_ready()  # couples the processes as the gradient all-reduce does
+            if preemption.stop_requested(s):
+                print(f"process {jax.process_index()} stopped after step {s}", flush=True)
+                break
+            if s == 2:
+                print(f"process {jax.process_index()} looping", flush=True)
+            if time.time() > deadline:
+                raise SystemExit(f"process {jax.process_index()}: no stop after {s} steps")
+            time.sleep(0.002)
+    finally:
+        preemption.restore()
+    later = Preemption()  # the sync point is used up: a later run in these processes all-gathers
+    later.restore()
+    print(f"process {jax.process_index()} then agrees by {later.agreement}", flush=True)
+
+
 def main():
     mode, workdir, out = sys.argv[1:4]
+    if mode == "preempt":
+        preempt_loop()
+        return
     config = config_base.load(CONFIG)
     with config.unlocked():
         # Gradient rounding differs with the order of the all-reduce (gloo across
@@ -75,8 +122,15 @@ def main():
         # 0.1 moves its parameter by lr * g / 0.1: noise stays noise-sized, and the
         # real gradients still move the parameters.
         config.optim.g.eps = config.optim.d.eps = 0.1
+        for field, value in overrides(sys.argv).items():
+            *parents, name = field.split(".")
+            node = config
+            for parent in parents:
+                node = node[parent]
+            node[name] = value
     if mode == "train":
-        train.train_and_evaluate(config, workdir)
+        summary = train.train_and_evaluate(config, workdir)
+        print(f"process {jax.process_index()} trained to step {summary['step']}", flush=True)
         _, _, state = train.restore_latest(config, workdir)
         save_state(state, out.replace(".npz", f"_{jax.process_index()}.npz"))
     elif mode == "reference":
