@@ -122,6 +122,10 @@ def main():
         # 0.1 moves its parameter by lr * g / 0.1: noise stays noise-sized, and the
         # real gradients still move the parameters.
         config.optim.g.eps = config.optim.d.eps = 0.1
+        # ReLU's gradient jumps at 0: when rounding moves a pre-activation across
+        # 0, a gradient changes by that unit's whole share (tests/test_train.py's
+        # sharded-vs-single test shows it). SiLU's gradient is continuous.
+        config.model.g.activation = config.model.d.activation = "silu"
         for field, value in overrides(sys.argv).items():
             *parents, name = field.split(".")
             node = config
