@@ -5,7 +5,7 @@ Why not only XLA's cost analysis (`compiled.cost_analysis()["flops"]`): it
 counts a loop body once, whatever its trip count. A train step has loops: the
 num_d_steps D updates and the grad-accumulation micro-batches run under
 lax.scan, and on the CPU each convolution's weight gradient loops over its
-kernel taps (jaxgan.models.layers.conv2d_same). Elementwise work is left out,
+kernel taps (jaxgan.models.conv_forms.conv2d). Elementwise work is left out,
 as in the usual model-FLOPs utilisation (MFU); in BigGAN's steps XLA counts it
 at a few percent of the products.
 """
@@ -48,8 +48,14 @@ def _count(jaxpr: core.Jaxpr) -> int:
             # rhs_spec: (out features, in features per group, spatial...)
             per_output = rhs.shape[rhs_spec[1]] * math.prod(rhs.shape[d] for d in rhs_spec[2:])
             total += 2 * math.prod(out.shape) * per_output
-        if name == "cond":  # one branch runs: count the most expensive
-            total += max(_count(b) for b in _subjaxprs(eqn.params["branches"]))
+        if name == "cond":
+            branches = list(_subjaxprs(eqn.params["branches"]))
+            platforms = eqn.params.get("branches_platforms")
+            if platforms is not None:  # lax.platform_dependent: the branch compiled for this backend
+                backend = jax.default_backend()
+                total += _count(next(b for b, ps in zip(branches, platforms) if ps is None or backend in ps))
+            else:  # one branch runs: count the most expensive
+                total += max(_count(b) for b in branches)
             continue
         times = eqn.params["length"] if name == "scan" else 1  # a while loop's trip count is unknown: once
         for value in eqn.params.values():

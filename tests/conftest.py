@@ -7,8 +7,13 @@ variants of several configs, or a resumed run in a subprocess) compile it once.
 import os
 import tempfile
 
+# Eigen runs single-threaded: with 8 fake devices on 2 cores, XLA:CPU can
+# continue a device's program after a loop of parallel Eigen products (the CPU
+# kernel gradient's tap loop, jaxgan/models/conv_forms.py) on a worker of
+# Eigen's shared pool, which then waits in an all-reduce; with every worker so
+# held the other devices' products never ran and XLA aborted after 40 s.
 os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8 --xla_cpu_multi_thread_eigen=false"
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "jaxgan-test-xla-cache"))

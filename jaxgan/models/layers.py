@@ -22,7 +22,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.models import init_noise
+from jaxgan.models import conv_forms, init_noise
 
 Array = jax.Array
 Dtype = Any
@@ -204,160 +204,56 @@ class SNConv(nn.Module):
 # Convolution
 
 
-def _same_padding(kernel_shape) -> tuple[tuple[int, int], tuple[int, int]]:
-    # 'SAME' for stride 1, as XLA pads it: the odd extra row/column goes last.
-    return tuple(((k - 1) // 2, k // 2) for k in kernel_shape[:2])
-
-
-def _conv2d_xla(x: Array, kernel: Array, padding) -> Array:
-    return jax.lax.conv_general_dilated(x, kernel, window_strides=(1, 1), padding=padding,
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
-
-
 def _conv2d_same_xla(x: Array, kernel: Array) -> Array:
-    return _conv2d_xla(x, kernel, "SAME")
+    return conv_forms.conv2d_xla(x, kernel, "SAME")
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _conv2d_cpu(x: Array, kernel: Array, padding) -> Array:
-    """Stride-1 convolution with explicit padding ((top, bottom), (left, right))."""
-    return _conv2d_xla(x, kernel, padding)
-
-
-def _conv2d_cpu_fwd(x, kernel, padding):
-    return _conv2d_xla(x, kernel, padding), (x, kernel)
-
-
-def _taps_in_a_loop() -> bool:
-    """Whether the CPU kernel gradient loops over its taps: on one device.
-    With several CPU devices (the test suite's 8 fake ones) the loop's matrix
-    products run as parallel Eigen contractions whose completions resume a
-    device's program on a shared pool worker; when that program then waits in
-    a cross-device all-reduce it holds the worker, and with 2 cores both
-    workers were held and XLA aborted the all-reduce after 40 s."""
-    return jax.device_count() == 1
-
-
-def _conv2d_cpu_bwd(padding, res, dy):
-    x, kernel = res
-    kh, kw = kernel.shape[:2]
-    (top, bottom), (left, right) = padding
-    # dx: a plain forward convolution of dy with the flipped, in/out-swapped
-    # kernel (in HWIO layout), which XLA:CPU runs through its fast convolution
-    # path; its own input-gradient convolution (kernel in HWOI) is ~5x slower.
-    flipped = jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2)
-    dx = _conv2d_xla(dy, flipped, ((kh - 1 - top, kh - 1 - bottom), (kw - 1 - left, kw - 1 - right)))
-    # dW[i, j] = sum over n, h, w of x_padded[n, h+i, w+j, :]^T dy[n, h, w, :]:
-    # one matrix product per kernel tap instead of XLA:CPU's weight-gradient
-    # convolution, which is 3-5x slower than its forward convolution at large
-    # spatial sizes (e.g. 16x64x64x192, 3x3: 3.5-7.8 s vs 0.7 s forward).
-    xp = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
-    n, h, w, c = x.shape[0], *dy.shape[1:3], x.shape[3]  # the output's height and width
-    # dy^T is transposed once and is the left operand of every product: XLA's
-    # CPU dots want the contracted axis last on the left, so putting the
-    # (9 different) x windows on the right avoids 9 transposed copies.
-    dy_t = dy.reshape(n * h * w, -1).T
-
-    def tap(t):
-        window = jax.lax.dynamic_slice(xp, (0, t // kw, t % kw, 0), (n, h, w, c))
-        return jnp.matmul(dy_t, window.reshape(n * h * w, c), preferred_element_type=jnp.float32)
-
-    if kh * kw > 1 and _taps_in_a_loop():
-        # The taps run in a loop so that one window copy is live at a time:
-        # unrolled, XLA:CPU copies all nine windows before the products (an
-        # optimization barrier does not stop it), and BigGAN-deep 256's step
-        # at batch 8 needed 31 GiB of temporaries instead of 15.
-        taps = jax.lax.map(tap, jnp.arange(kh * kw))
-    else:
-        taps = jnp.stack([tap(t) for t in range(kh * kw)])
-    dkernel = taps.reshape(kh, kw, -1, c).transpose(0, 1, 3, 2).astype(kernel.dtype)
-    return dx, dkernel
-
-
-_conv2d_cpu.defvjp(_conv2d_cpu_fwd, _conv2d_cpu_bwd)
-
-
-def _conv2d_same_cpu(x: Array, kernel: Array) -> Array:
-    return _conv2d_cpu(x, kernel, _same_padding(kernel.shape))
+def _per_platform(cpu_form: Callable, plain_form: Callable, x: Array, kernel: Array) -> Array:
+    """cpu_form(x, kernel) in a program compiled for the CPU, plain_form(x,
+    kernel) for any other platform. Decided when the program is lowered, for
+    the platform it is lowered for, not by the backend of the process that
+    traces it: an ahead-of-time TPU compile from a CPU host (aot_memory.py
+    --topology) gets the plain form. Both forms are traced, so shape conditions
+    on the CPU form are settled before this."""
+    return jax.lax.platform_dependent(x, kernel, cpu=cpu_form, default=plain_form)
 
 
 def conv2d_same(x: Array, kernel: Array) -> Array:
     """Stride-1 'SAME' convolution, NHWC x HWIO -> NHWC.
 
-    On the CPU backend a custom VJP computes the input gradient as a forward
-    convolution and the kernel gradient as per-tap matrix products: same values
-    up to float rounding, and a BigGAN 128 step goes from over 15 minutes to
-    53 s on 2 cores. Accelerators use XLA's own convolution gradients.
+    On the CPU its gradients are computed in the forms XLA:CPU runs fast
+    (conv_forms.conv2d); elsewhere XLA's own. Same values up to float rounding.
     """
-    if jax.default_backend() == "cpu":
-        return _conv2d_same_cpu(x, kernel)
-    return _conv2d_same_xla(x, kernel)
-
-
-def _fold_3x3_for_upsampling(kernel: Array, axis: int, phase: int) -> Array:
-    """The 2 taps along `axis` that output phase 0 or 1 of a 3-tap kernel
-    applied to a nearest-upsampled input sees in the original input: phase 0
-    reads rows (i-1, i, i) with taps (0, 1, 2), phase 1 rows (i, i, i+1)."""
-    k0, k1, k2 = (jnp.take(kernel, t, axis=axis) for t in range(3))
-    return jnp.stack([k0, k1 + k2] if phase == 0 else [k0 + k1, k2], axis=axis)
+    return _per_platform(conv_forms.conv2d_same, _conv2d_same_xla, x, kernel)
 
 
 def upsample_conv2d_same(x: Array, kernel: Array) -> Array:
     """conv2d_same(upsample_nearest(x), kernel): BigGAN G's upsampling convolutions.
 
-    On the CPU a 3x3 kernel runs as four 2x2 convolutions on x, one per output
-    phase (row and column parity), with the 3x3 taps that read the same input
-    pixel summed: 16 instead of 36 multiply-adds per input pixel and output
-    channel, and no upsampled copy of x. A 1x1 kernel is applied before
-    upsampling (4x fewer). Same function up to float rounding; accelerators keep
-    the plain upsample and convolution.
+    On the CPU, 1x1 and 3x3 kernels run on x before it is upsampled
+    (conv_forms.upsample_conv2d_same: 16 instead of 36 multiply-adds per input
+    pixel for 3x3, 4x fewer for 1x1); elsewhere the plain upsample and
+    convolution. Same function up to float rounding.
     """
-    kh, kw = kernel.shape[:2]
-    if jax.default_backend() != "cpu" or (kh, kw) not in ((1, 1), (3, 3)):
+    if kernel.shape[:2] not in ((1, 1), (3, 3)):
         return conv2d_same(upsample_nearest(x), kernel)
-    if (kh, kw) == (1, 1):
-        return upsample_nearest(conv2d_same(x, kernel))
-    n, h, w, _ = x.shape
-    pads = ((1, 0), (0, 1))  # phase 0 reads rows i-1 and i, phase 1 rows i and i+1
-    rows = []
-    for a in (0, 1):
-        k_rows = _fold_3x3_for_upsampling(kernel, 0, a)
-        cols = [_conv2d_cpu(x, _fold_3x3_for_upsampling(k_rows, 1, b), (pads[a], pads[b])) for b in (0, 1)]
-        rows.append(jnp.stack(cols, axis=3))  # [N, H, W, 2 (column phase), C]
-    # y[n, 2i + a, 2j + b] = phase (a, b) at [n, i, j]
-    return jnp.stack(rows, axis=2).reshape(n, 2 * h, 2 * w, -1)
+    plain = lambda x, kernel: _conv2d_same_xla(upsample_nearest(x), kernel)
+    return _per_platform(conv_forms.upsample_conv2d_same, plain, x, kernel)
 
 
 def conv2d_same_avg_pool(x: Array, kernel: Array) -> Array:
     """avg_pool2(conv2d_same(x, kernel)): BigGAN D's downsampling convolutions.
 
-    On the CPU a 3x3 kernel runs as one stride-1 2x2 convolution on x's
-    2x2 space-to-depth rearrangement (4x the channels), with the 3x3 kernel
-    box-filtered into the equivalent 4x4 stride-2 kernel: 16 instead of 36
-    multiply-adds per output pixel and channel pair, at a quarter of the
-    pixels. A 1x1 kernel is applied after pooling (4x fewer). Same function up
-    to float rounding; accelerators keep the plain convolution and pooling.
+    On the CPU, 1x1 and 3x3 kernels on even sizes run fused
+    (conv_forms.conv2d_same_avg_pool: 16 instead of 36 multiply-adds per output
+    pixel for 3x3, 4x fewer for 1x1); elsewhere the plain convolution and
+    pooling. Same function up to float rounding.
     """
-    kh, kw = kernel.shape[:2]
-    n, h, w, c = x.shape
-    if jax.default_backend() != "cpu" or (kh, kw) not in ((1, 1), (3, 3)) or h % 2 or w % 2:
+    h, w = x.shape[1:3]
+    if kernel.shape[:2] not in ((1, 1), (3, 3)) or h % 2 or w % 2:
         return avg_pool2(conv2d_same(x, kernel))
-    if (kh, kw) == (1, 1):
-        return conv2d_same(avg_pool2(x), kernel)
-    # out[i, j] = 1/4 sum over a, b in {0, 1} of conv3x3(x)[2i + a, 2j + b]: a 4x4
-    # kernel at stride 2 over x padded by 1, whose taps are the box-summed 3x3 taps.
-    shifted = [jnp.pad(kernel, ((a, 1 - a), (b, 1 - b), (0, 0), (0, 0))) for a in (0, 1) for b in (0, 1)]
-    k4 = sum(shifted) / 4
-    # Stride 2 as stride 1 on 2x2 blocks: pixel (2p + a, 2q + b) of the padded x
-    # is channel block (a, b) of pixel (p, q), and so is tap (2p' + a, 2q' + b).
-    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-    blocks = xp.reshape(n, h // 2 + 1, 2, w // 2 + 1, 2, c).transpose(0, 1, 3, 2, 4, 5)
-    blocks = blocks.reshape(n, h // 2 + 1, w // 2 + 1, 4 * c)
-    k2 = k4.reshape(2, 2, 2, 2, c, -1).transpose(0, 2, 1, 3, 4, 5).reshape(2, 2, 4 * c, -1)
-    # A 'SAME'-shaped convolution (padded after) and a slice: XLA:CPU's fast
-    # convolution path wants the output as large as the input; the unpadded
-    # ('VALID') one ran at half the speed (394 vs 191 ms at 16x128x128x96).
-    return _conv2d_cpu(blocks, k2, ((0, 1), (0, 1)))[:, :h // 2, :w // 2]
+    plain = lambda x, kernel: avg_pool2(_conv2d_same_xla(x, kernel))
+    return _per_platform(conv_forms.conv2d_same_avg_pool, plain, x, kernel)
 
 
 def lookup(table: Array, labels: Array) -> Array:
@@ -580,8 +476,3 @@ class LayerSettings:
     def conditional_batch_norm(self, num_classes: int | None = None, **kw) -> ConditionalBatchNorm:
         return ConditionalBatchNorm(num_classes, self.bn_momentum, self.bn_eps, self.sn,
                                     weight_init(self.init), self.dtype, **kw)
-
-
-def count_params(params: Any) -> int:
-    """Number of scalars in a params pytree (torch's sum(p.numel()))."""
-    return sum(math.prod(p.shape) for p in jax.tree_util.tree_leaves(params))

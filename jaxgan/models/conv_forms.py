@@ -1,0 +1,155 @@
+"""The CPU forms of the models' convolutions: the same functions as XLA's plain
+convolution (up to float rounding), in forms that XLA:CPU runs faster or in
+less memory. `layers.conv2d_same`, `layers.upsample_conv2d_same` and
+`layers.conv2d_same_avg_pool` pick them when a program is compiled for the CPU
+and the plain forms for any other platform.
+
+All are stride 1, NHWC x HWIO -> NHWC.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+def same_padding(kernel_shape) -> tuple[tuple[int, int], tuple[int, int]]:
+    """'SAME' for stride 1, as XLA pads it: the odd extra row/column goes last."""
+    return tuple(((k - 1) // 2, k // 2) for k in kernel_shape[:2])
+
+
+def conv2d_xla(x: Array, kernel: Array, padding) -> Array:
+    """XLA's convolution, with XLA's own gradients."""
+    return jax.lax.conv_general_dilated(x, kernel, window_strides=(1, 1), padding=padding,
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv2d(x: Array, kernel: Array, padding) -> Array:
+    """conv2d_xla with explicit padding ((top, bottom), (left, right)) and
+    gradients in the forms XLA:CPU runs fast: the input gradient as a forward
+    convolution, the kernel gradient as one matrix product per kernel tap."""
+    return conv2d_xla(x, kernel, padding)
+
+
+def _conv2d_fwd(x, kernel, padding):
+    return conv2d_xla(x, kernel, padding), (x, kernel)
+
+
+def _conv2d_bwd(padding, res, dy):
+    x, kernel = res
+    kh, kw = kernel.shape[:2]
+    (top, bottom), (left, right) = padding
+    # dx: a plain forward convolution of dy with the flipped, in/out-swapped
+    # kernel (in HWIO layout), which XLA:CPU runs through its fast convolution
+    # path; its own input-gradient convolution (kernel in HWOI) is ~5x slower.
+    flipped = jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2)
+    dx = conv2d_xla(dy, flipped, ((kh - 1 - top, kh - 1 - bottom), (kw - 1 - left, kw - 1 - right)))
+    # dW[i, j] = sum over n, h, w of x_padded[n, h+i, w+j, :]^T dy[n, h, w, :]:
+    # one matrix product per kernel tap instead of XLA:CPU's weight-gradient
+    # convolution, which is 3-5x slower than its forward convolution at large
+    # spatial sizes (e.g. 16x64x64x192, 3x3: 3.5-7.8 s vs 0.7 s forward).
+    xp = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    n, h, w, c = x.shape[0], *dy.shape[1:3], x.shape[3]  # the output's height and width
+    # dy^T is transposed once and is the left operand of every product: XLA's
+    # CPU dots want the contracted axis last on the left, so putting the
+    # (9 different) x windows on the right avoids 9 transposed copies.
+    dy_t = dy.reshape(n * h * w, -1).T
+
+    def tap(t):
+        window = jax.lax.dynamic_slice(xp, (0, t // kw, t % kw, 0), (n, h, w, c))
+        return jnp.matmul(dy_t, window.reshape(n * h * w, c), preferred_element_type=jnp.float32)
+
+    # The taps run in a loop so that one window copy is live at a time:
+    # unrolled, XLA:CPU copies all nine windows before the products (an
+    # optimization barrier does not stop it), and BigGAN-deep 256's step at
+    # batch 8 needed 31 GiB of temporaries instead of 15. With several CPU
+    # devices in one process on few cores (the test suite's 8 fake devices on
+    # 2), run Eigen single-threaded (XLA_FLAGS=--xla_cpu_multi_thread_eigen=false):
+    # XLA:CPU continues a loop on the thread that finished its last product, a
+    # worker of Eigen's shared pool, and a device that then waits in an
+    # all-reduce holds that worker; with all held, the other devices' products
+    # never ran and XLA aborted the all-reduce after 40 s.
+    taps = jax.lax.map(tap, jnp.arange(kh * kw)) if kh * kw > 1 else tap(0)[None]
+    dkernel = taps.reshape(kh, kw, -1, c).transpose(0, 1, 3, 2).astype(kernel.dtype)
+    return dx, dkernel
+
+
+conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
+
+
+def conv2d_same(x: Array, kernel: Array) -> Array:
+    """'SAME' convolution through `conv2d`'s gradients. A BigGAN 128 step went
+    from over 15 minutes with XLA's gradients to 53 s on 2 cores."""
+    return conv2d(x, kernel, same_padding(kernel.shape))
+
+
+def _fold_3x3_for_upsampling(kernel: Array, axis: int, phase: int) -> Array:
+    """The 2 taps along `axis` that output phase 0 or 1 of a 3-tap kernel
+    applied to a nearest-upsampled input sees in the original input: phase 0
+    reads rows (i-1, i, i) with taps (0, 1, 2), phase 1 rows (i, i, i+1)."""
+    k0, k1, k2 = (jnp.take(kernel, t, axis=axis) for t in range(3))
+    return jnp.stack([k0, k1 + k2] if phase == 0 else [k0 + k1, k2], axis=axis)
+
+
+def upsample_conv2d_same(x: Array, kernel: Array) -> Array:
+    """'SAME' convolution of x 2x nearest-upsampled, for 1x1 and 3x3 kernels.
+
+    A 3x3 kernel runs as four 2x2 convolutions on x, one per output phase (row
+    and column parity), with the 3x3 taps that read the same input pixel
+    summed: 16 instead of 36 multiply-adds per input pixel and output channel,
+    and no upsampled copy of x. A 1x1 kernel is applied before upsampling (4x
+    fewer).
+    """
+    kh, kw = kernel.shape[:2]
+    if (kh, kw) == (1, 1):
+        y = conv2d_same(x, kernel)
+        return jnp.repeat(jnp.repeat(y, 2, axis=1), 2, axis=2)
+    if (kh, kw) != (3, 3):
+        raise ValueError(f"upsample_conv2d_same: 1x1 or 3x3 kernels, got {kh}x{kw}")
+    n, h, w, _ = x.shape
+    pads = ((1, 0), (0, 1))  # phase 0 reads rows i-1 and i, phase 1 rows i and i+1
+    rows = []
+    for a in (0, 1):
+        k_rows = _fold_3x3_for_upsampling(kernel, 0, a)
+        cols = [conv2d(x, _fold_3x3_for_upsampling(k_rows, 1, b), (pads[a], pads[b])) for b in (0, 1)]
+        rows.append(jnp.stack(cols, axis=3))  # [N, H, W, 2 (column phase), C]
+    # y[n, 2i + a, 2j + b] = phase (a, b) at [n, i, j]
+    return jnp.stack(rows, axis=2).reshape(n, 2 * h, 2 * w, -1)
+
+
+def conv2d_same_avg_pool(x: Array, kernel: Array) -> Array:
+    """'SAME' convolution then 2x2 average pooling, for 1x1 and 3x3 kernels and
+    even height and width.
+
+    A 3x3 kernel runs as one stride-1 2x2 convolution on x's 2x2
+    space-to-depth rearrangement (4x the channels), with the 3x3 kernel
+    box-filtered into the equivalent 4x4 stride-2 kernel: 16 instead of 36
+    multiply-adds per output pixel and channel pair, at a quarter of the
+    pixels. A 1x1 kernel is applied after pooling (4x fewer).
+    """
+    kh, kw = kernel.shape[:2]
+    n, h, w, c = x.shape
+    if h % 2 or w % 2 or (kh, kw) not in ((1, 1), (3, 3)):
+        raise ValueError(f"conv2d_same_avg_pool: 1x1 or 3x3 kernels on even sizes, got {kh}x{kw} on {h}x{w}")
+    if (kh, kw) == (1, 1):
+        return conv2d_same(nn.avg_pool(x, (2, 2), strides=(2, 2)), kernel)
+    # out[i, j] = 1/4 sum over a, b in {0, 1} of conv3x3(x)[2i + a, 2j + b]: a 4x4
+    # kernel at stride 2 over x padded by 1, whose taps are the box-summed 3x3 taps.
+    shifted = [jnp.pad(kernel, ((a, 1 - a), (b, 1 - b), (0, 0), (0, 0))) for a in (0, 1) for b in (0, 1)]
+    k4 = sum(shifted) / 4
+    # Stride 2 as stride 1 on 2x2 blocks: pixel (2p + a, 2q + b) of the padded x
+    # is channel block (a, b) of pixel (p, q), and so is tap (2p' + a, 2q' + b).
+    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    blocks = xp.reshape(n, h // 2 + 1, 2, w // 2 + 1, 2, c).transpose(0, 1, 3, 2, 4, 5)
+    blocks = blocks.reshape(n, h // 2 + 1, w // 2 + 1, 4 * c)
+    k2 = k4.reshape(2, 2, 2, 2, c, -1).transpose(0, 2, 1, 3, 4, 5).reshape(2, 2, 4 * c, -1)
+    # A 'SAME'-shaped convolution (padded after) and a slice: XLA:CPU's fast
+    # convolution path wants the output as large as the input; the unpadded
+    # ('VALID') one ran at half the speed (394 vs 191 ms at 16x128x128x96).
+    return conv2d(blocks, k2, ((0, 1), (0, 1)))[:, :h // 2, :w // 2]
