@@ -33,7 +33,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from jaxgan import config_base, train  # noqa: E402
+from jaxgan import configs, train  # noqa: E402
 from jaxgan.data import build_input  # noqa: E402
 
 CONFIG = "configs/quickstart.py:smoke"  # the MNIST-5k digits through the real input pipeline
@@ -111,7 +111,7 @@ def main():
     if mode == "preempt":
         preempt_loop()
         return
-    config = config_base.load(CONFIG)
+    config = configs.load(CONFIG)
     with config.unlocked():
         # Gradient rounding differs with the order of the all-reduce (gloo across
         # processes, in-process otherwise), and some gradients are zero up to that

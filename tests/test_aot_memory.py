@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan import config_base
+from jaxgan import configs
 from jaxgan.trainers import get_trainer
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ def test_reports_per_device_memory_and_grows_with_the_batch(tmp_path):
 
     # The state is counted from its abstract shapes, and it is what each device
     # holds besides its shard of the batch; donated, it is aliased by the new state.
-    config = config_base.load(str(REPO / "configs/biggan_128.py") + ":smoke")
+    config = configs.load(str(REPO / "configs/biggan_128.py") + ":smoke")
     abstract = jax.eval_shape(get_trainer(config).init_state, jax.random.key(config.seed))
     state_bytes = sum(math.prod(x.shape) * np.dtype(x.dtype).itemsize for x in jax.tree_util.tree_leaves(abstract))
     assert small["state_bytes"] == state_bytes

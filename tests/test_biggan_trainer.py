@@ -9,7 +9,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from jaxgan import config_base
+from jaxgan import configs
 from jaxgan.trainers import get_trainer
 from jaxgan.trainers.biggan import learning_rate
 
@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _smoke():
     """biggan_128:smoke with one D step and no accumulation."""
-    config = config_base.load(f"{REPO / 'configs' / 'biggan_128.py'}:smoke")
+    config = configs.load(f"{REPO / 'configs' / 'biggan_128.py'}:smoke")
     return _set(config, train__num_d_steps=1, train__grad_accum_steps=1)
 
 

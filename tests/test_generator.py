@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxgan import checkpoint, config_base, parallel, pictures, sampling, train
+from jaxgan import checkpoint, configs, parallel, pictures, sampling, train
 from jaxgan.generator import Generator
 from jaxgan.trainers import get_trainer
 
@@ -25,7 +25,7 @@ SMOKE = "configs/quickstart.py:smoke"  # 10 classes, 32x32, conditional BN; one 
 
 
 def _config():
-    return config_base.load(str(REPO / SMOKE))
+    return configs.load(str(REPO / SMOKE))
 
 
 @pytest.fixture(scope="module")

@@ -88,10 +88,10 @@ def test_two_processes_equal_one_process_on_the_same_global_batches(runs):
     # Training moved the parameters: this is not a comparison of two initial states.
     import jax
 
-    from jaxgan import config_base, parallel, train
+    from jaxgan import configs, parallel, train
     from jaxgan.trainers import get_trainer
 
-    config = config_base.load(os.path.join(REPO, "configs", "quickstart.py:smoke"))
+    config = configs.load(os.path.join(REPO, "configs", "quickstart.py:smoke"))
     initial, _ = train.create_state(get_trainer(config), config, parallel.make_mesh())
     kernel = ".g['params']['linear']['kernel']"
     assert np.abs(two[kernel] - np.asarray(jax.device_get(initial.g["params"]["linear"]["kernel"]))).max() > 1e-4

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import config_base, train, trainers
+from jaxgan import configs, train, trainers
 from jaxgan.state import step_key
 from jaxgan.trainers import BestMetric, Phase
 
@@ -110,7 +110,7 @@ def registered():
 
 
 def _config(num_steps):
-    config = config_base.load(f"{REPO / 'configs' / 'biggan_128.py'}:smoke")
+    config = configs.load(f"{REPO / 'configs' / 'biggan_128.py'}:smoke")
     with config.unlocked():
         config.trainer = "toy"
         config.train.num_steps = num_steps

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import checkpoint, config_base, parallel, train
+from jaxgan import checkpoint, configs, parallel, train
 from jaxgan.trainers import get_trainer
 from jaxgan.trainers.biggan import build_models
 
@@ -29,7 +29,7 @@ CONFIGS = sorted(p.name for p in (REPO / "configs").glob("*.py"))
 
 
 def load_config(name: str, variant: str = ""):
-    return config_base.load(f"{REPO / 'configs' / name}:{variant}")
+    return configs.load(f"{REPO / 'configs' / name}:{variant}")
 
 
 def _leaves_close(a, b, atol):
