@@ -114,10 +114,10 @@ class _Metrics:
     them as device arrays, so logging does not wait for every step)."""
 
     def __init__(self):
-        self._collection = None
+        self._collection, self._names = None, None
 
     def add(self, metrics: dict) -> None:
-        if self._collection is None or set(metrics) != self._names:
+        if set(metrics) != self._names:  # the first step, or a phase with other metrics
             self._names = set(metrics)
             kinds = {n: clu_metrics.Average.from_output(n) for n in sorted(metrics)}
             self._collection = clu_metrics.Collection.create(**kinds).empty()

@@ -21,11 +21,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import flax
 import jax
 import jax.numpy as jnp
 import optax
-
-import flax
 
 from jaxgan import losses, parallel, sampling
 from jaxgan.eval.generated import ImageEvaluator
