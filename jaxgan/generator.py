@@ -315,7 +315,7 @@ def write_samples(config, workdir: str, num: int | None = None, *, sample_format
     images = gen.batches(z, y, truncation, batch_size)
     if sample_format == "grid":
         grid = pictures.make_grid(np.concatenate([b for _, b in images]))
-        writer = writers.MetricWriter(workdir, config.train.num_steps, 0)
+        writer = writers.MetricWriter(workdir, config.train.num_steps)
         path = writer.write_image(gen.step, f"sample{suffix}", grid)
         writer.close()
         return path

@@ -97,11 +97,11 @@ def _param_summary(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {n:,}" for name, n in counts.items())
 
 
-def _host_batch(data: Any, phase: Phase) -> dict[str, np.ndarray]:
-    """`phase.batches_per_step` batches of the keys the phase takes, stacked."""
+def _host_batch(data: Any, phase: Phase, num_batches: int) -> dict[str, np.ndarray]:
+    """`num_batches` batches of the keys the phase takes, stacked."""
     if not phase.batch_keys:
         return {}
-    host = [next(data) for _ in range(phase.batches_per_step)]
+    host = [next(data) for _ in range(num_batches)]
     missing = [k for k in phase.batch_keys if k not in host[0]]
     if missing:
         raise ValueError(f"phase {phase.name!r} needs the batch keys {missing}, which the input pipeline "
@@ -165,7 +165,7 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
 
     grid = jax.jit(trainer.sample_grid)
     fixed_inputs = grid_inputs(trainer, config)
-    writer = writers.MetricWriter(workdir, num_steps, config.train.batch_size, enabled=jax.process_index() == 0)
+    writer = writers.MetricWriter(workdir, num_steps, enabled=jax.process_index() == 0)
     evaluator = trainer.evaluator(workdir, mesh) if config.eval.every_steps else None
     best = checkpoint.Checkpointer(workdir, 1, subdir="best") if evaluator and trainer.best_metric else None
     best_score = None
@@ -181,12 +181,13 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
                 phase_index = schedule.index(s)
                 phase = schedule.phases[phase_index]
                 step = compile_phase(phase)
-                writer.images_per_step = config.train.batch_size * phase.batches_per_step
                 if len(schedule.phases) > 1:
                     logging.info("phase %s from step %d", phase.name, s)
-            batch = parallel.global_batch(_host_batch(data, phase), mesh, leading=1)
+            num_batches = phase.num_batches(s)
+            batch = parallel.global_batch(_host_batch(data, phase, num_batches), mesh, leading=1)
             state, metrics = step(state, batch)
             averages.add(metrics)
+            writer.count_images(config.train.batch_size * num_batches if phase.batch_keys else 0)
 
             stop = preemption.stop_requested(s)
             last = s == num_steps or stop
@@ -250,7 +251,7 @@ def evaluate(config: Any, workdir: str) -> dict:
     if evaluator is None:
         raise ValueError(f"the {config.trainer!r} trainer has no evaluation")
     scores = evaluator(state)
-    writer = writers.MetricWriter(workdir, config.train.num_steps, 0, enabled=jax.process_index() == 0)
+    writer = writers.MetricWriter(workdir, config.train.num_steps, enabled=jax.process_index() == 0)
     writer.write_scalars(int(state.step), {f"eval/{k}": v for k, v in scores.items()})
     writer.close()
     return {"step": int(state.step), **scores}

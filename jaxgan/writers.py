@@ -27,19 +27,23 @@ class MetricWriter:
     """Writes scalars (console + metrics.jsonl + TensorBoard) and images
     (samples/*.png + TensorBoard) under `workdir`."""
 
-    def __init__(self, workdir: str, total_steps: int, images_per_step: int, enabled: bool = True):
+    def __init__(self, workdir: str, total_steps: int, enabled: bool = True):
         self.enabled = enabled
         self.total_steps = total_steps
-        self.images_per_step = images_per_step
         self.workdir = epath.Path(workdir)
         self._last_time = None
         self._last_step = None
+        self._images = 0  # real images read since the last write_scalars (count_images)
         self._tb = None
         if enabled:
             self.workdir.mkdir(parents=True, exist_ok=True)
             from tensorboardX import SummaryWriter
 
             self._tb = SummaryWriter(logdir=str(self.workdir / "tensorboard"))
+
+    def count_images(self, n: int) -> None:
+        """Adds `n` real images read by a step (the speed's img/s)."""
+        self._images += n
 
     def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
         """Logs scalars and a console line with speed and ETA since the last call."""
@@ -50,8 +54,8 @@ class MetricWriter:
         if self._last_time is not None and step > self._last_step:
             steps_per_s = (step - self._last_step) / (now - self._last_time)
             scalars["steps_per_s"] = steps_per_s
-            scalars["images_per_s"] = steps_per_s * self.images_per_step
-        self._last_time, self._last_step = now, step
+            scalars["images_per_s"] = self._images / (now - self._last_time)
+        self._last_time, self._last_step, self._images = now, step, 0
         with (self.workdir / "metrics.jsonl").open("a") as f:
             f.write(json.dumps({"step": step, "time": time.time(), **scalars}) + "\n")
         for k, v in scalars.items():

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import configs, train, trainers
+from jaxgan import checkpoint, configs, parallel, train, trainers
 from jaxgan.state import step_key
 from jaxgan.trainers import BestMetric, Phase
 
@@ -25,6 +25,7 @@ class ToyState:
     rng: jax.Array
     w: jax.Array  # the "network": one image-shaped parameter
     steps_in: jax.Array  # [2]: steps taken in phase a and in phase b
+    batches: jax.Array  # real batches the steps were given
     noise: jax.Array  # the last step's draw from step_key
 
 
@@ -42,15 +43,18 @@ class ToyTrainer:
 
     def init_state(self, key):
         return ToyState(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(key), w=jnp.zeros(self.shape),
-                        steps_in=jnp.zeros((2,), jnp.int32), noise=jnp.zeros(()))
+                        steps_in=jnp.zeros((2,), jnp.int32), batches=jnp.zeros((), jnp.int32), noise=jnp.zeros(()))
+
+    batches_in_a = 1
 
     def phases(self):
-        return [Phase("a", PHASE_A_STEPS, self._step_a, ("image",)),
+        return [Phase("a", PHASE_A_STEPS, self._step_a, ("image",), self.batches_in_a),
                 Phase("b", self.config.train.num_steps - PHASE_A_STEPS, self._step_b, ())]
 
     def _step_a(self, state, batch):
         target = batch["image"].mean(axis=(0, 1))
         w = state.w + 0.5 * (target - state.w)
+        state = state.replace(batches=state.batches + batch["image"].shape[0])
         return self._advance(state, w, 0), {"distance": jnp.mean(jnp.abs(w - target))}
 
     def _step_b(self, state, batch):
@@ -100,13 +104,23 @@ class DivergingToyTrainer(ToyTrainer):
         return state, {"norm": jnp.where(state.step >= 6, jnp.nan, metrics["norm"])}
 
 
+class VaryingBatchesToyTrainer(ToyTrainer):
+    """The toy whose first step takes 3 batches and the others 1 (as WGAN's
+    critic iterations vary)."""
+
+    batches_in_a = staticmethod(lambda step: 3 if step == 1 else 1)
+
+
+TOYS = {"toy": ToyTrainer, "toy_diverging": DivergingToyTrainer, "toy_varying": VaryingBatchesToyTrainer}
+
+
 @pytest.fixture(scope="module", autouse=True)
 def registered():
-    trainers.register("toy", ToyTrainer)
-    trainers.register("toy_diverging", DivergingToyTrainer)
+    for name, cls in TOYS.items():
+        trainers.register(name, cls)
     yield
-    trainers._REGISTRY.pop("toy")
-    trainers._REGISTRY.pop("toy_diverging")
+    for name in TOYS:
+        trainers._REGISTRY.pop(name)
 
 
 def _config(num_steps):
@@ -128,7 +142,7 @@ def test_phases_run_in_order_and_resume_in_the_right_phase(tmp_path):
     straight = train.train_and_evaluate(_config(7), str(tmp_path / "straight"))
     assert straight["step"] == 7 and straight["step_traces"] == 2  # one compiled step per phase
     s = _restore(tmp_path / "straight", _config(7))
-    assert list(s.steps_in) == [PHASE_A_STEPS, 7 - PHASE_A_STEPS]
+    assert list(s.steps_in) == [PHASE_A_STEPS, 7 - PHASE_A_STEPS] and s.batches == PHASE_A_STEPS
     lines = [json.loads(l) for l in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
     assert [sorted(k for k in l if k in ("distance", "norm")) for l in lines] == \
         [["distance"]] * PHASE_A_STEPS + [["norm"]] * (7 - PHASE_A_STEPS)
@@ -178,3 +192,20 @@ def test_sample_mode_dispatches_to_the_family(tmp_path):
 def test_unknown_trainer_names_the_registered_ones():
     with pytest.raises(ValueError, match=r"unknown trainer 'nope' \(config.trainer\); known: 'biggan'"):
         trainers.trainer_class("nope")
+
+
+def test_a_phase_can_take_a_different_number_of_batches_at_each_step(tmp_path):
+    config = _config(4)
+    with config.unlocked():
+        config.trainer = "toy_varying"
+    summary = train.train_and_evaluate(config, str(tmp_path))
+    assert summary["step"] == 4 and summary["step_traces"] == 3  # phase a with 3 and with 1 batch, phase b
+    ckpt = checkpoint.Checkpointer(str(tmp_path), 1)
+    state, data_state = ckpt.restore(train.abstract_state(trainers.get_trainer(config), config, parallel.make_mesh()))
+    ckpt.close()
+    assert int(state.batches) == 3 + (PHASE_A_STEPS - 1)
+    assert data_state["processes"] == [{"step": 3 + (PHASE_A_STEPS - 1)}]  # the pipeline's position: batches read
+    lines = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all(l["images_per_s"] >= 0 for l in lines[1:])
+    with pytest.raises(ValueError, match=r"phase 'a': batches_per_step must be an int >= 1, got 0 \(for step 2\)"):
+        Phase("a", 3, lambda s, b: (s, {}), ("image",), lambda step: step - 2).num_batches(2)

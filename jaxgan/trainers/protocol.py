@@ -18,6 +18,7 @@ import dataclasses
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import jax
+import numpy as np
 
 Array = jax.Array
 Metrics = Mapping[str, Array]
@@ -30,24 +31,36 @@ class Phase:
     The loop runs the phases in order, `num_steps` steps each; the step of
     state.step = s belongs to the phase whose stretch holds s + 1, so a resumed
     run continues in the phase it stopped in. Before each step the loop draws
-    `batches_per_step` batches from the input pipeline and passes the arrays
-    under `batch_keys`, each stacked to [batches_per_step, batch_size, ...]
-    and sharded over the devices along the batch axis; a phase with no
-    `batch_keys` draws nothing. `train_step(state, batch) -> (state, metrics)`
-    is jitted by the loop (once per phase) with the state donated; metrics are
-    scalars, averaged over the logging interval.
+    n batches from the input pipeline and passes the arrays under
+    `batch_keys`, each stacked to [n, batch_size, ...] and sharded over the
+    devices along the batch axis; a phase with no `batch_keys` draws nothing.
+    n is `batches_per_step`, or `batches_per_step(s)` for the step that makes
+    state.step = s when it is a function (WGAN's 100 critic iterations in the
+    first 25 generator steps and every 500th, 5 otherwise): the step is then
+    compiled once per distinct n. `train_step(state, batch) -> (state, metrics)`
+    is jitted by the loop (once per phase and n) with the state donated;
+    metrics are scalars, averaged over the logging interval.
     """
 
     name: str
     num_steps: int
     train_step: Callable[[Any, dict[str, Array]], tuple[Any, Metrics]]
     batch_keys: tuple[str, ...] = ("image", "label")
-    batches_per_step: int = 1
+    batches_per_step: int | Callable[[int], int] = 1
 
     def __post_init__(self):
-        if self.num_steps < 0 or self.batches_per_step < 1:
-            raise ValueError(f"phase {self.name!r}: num_steps must be >= 0 and batches_per_step >= 1, got "
-                             f"{self.num_steps} and {self.batches_per_step}")
+        if self.num_steps < 0:
+            raise ValueError(f"phase {self.name!r}: num_steps must be >= 0, got {self.num_steps}")
+        if not callable(self.batches_per_step):
+            self.num_batches(1)
+
+    def num_batches(self, step: int) -> int:
+        """How many batches the step that makes state.step = `step` takes."""
+        n = self.batches_per_step(step) if callable(self.batches_per_step) else self.batches_per_step
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"phase {self.name!r}: batches_per_step must be an int >= 1, got {n!r} "
+                             f"(for step {step})")
+        return int(n)
 
 
 @dataclasses.dataclass(frozen=True)
