@@ -59,13 +59,15 @@ def test_tap_loop_conv_values_and_gradients(kernel_size, dtype):
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
-def test_tap_loop_with_explicit_padding(dtype):
-    """conv2d with padding other than 'SAME' (as the upsampling and pooling
-    forms use it): values and gradients of XLA's convolution."""
-    padding = ((1, 0), (0, 2))
+@pytest.mark.parametrize("padding", [((1, 0), (0, 2)), ((-1, 2), (1, -1))])
+def test_tap_loop_with_explicit_padding(padding, dtype):
+    """conv2d with padding other than 'SAME' (as the upsampling, pooling and
+    stride-2 forms use it; a negative one crops, as some transposed
+    convolutions' phases do): values and gradients of XLA's convolution."""
     form = lambda x, w: conv_forms.conv2d(x, w, padding)
     plain = lambda x, w: conv_forms.conv2d_xla(x, w, padding)
-    _assert_same_function(form, plain, (2, 5, 7, 3), (2, 3), (2, 5, 7, 4), dtype)
+    out = jax.eval_shape(plain, jnp.zeros((2, 5, 7, 3)), jnp.zeros((2, 3, 3, 4))).shape
+    _assert_same_function(form, plain, (2, 5, 7, 3), (2, 3), out, dtype)
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
@@ -80,6 +82,111 @@ def test_upsampling_form_values_and_gradients(kernel_size, dtype):
 def test_pooling_form_values_and_gradients(kernel_size, dtype):
     _assert_same_function(conv_forms.conv2d_same_avg_pool, _plain_conv_pool, (2, 10, 6, 5), kernel_size,
                           (2, 5, 3, 4), dtype)
+
+
+def _plain_conv_stride2(x, w, padding):
+    return jax.lax.conv_general_dilated(x, w, (2, 2), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _plain_conv_transpose_stride2(x, w, padding):
+    # As flax nn.ConvTranspose(strides=2, transpose_kernel=True) computes it; w is [k, k, out, in].
+    return jax.lax.conv_transpose(x, w, (2, 2), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                  transpose_kernel=True)
+
+
+@pytest.mark.parametrize("n", range(1, 10))
+@pytest.mark.parametrize("k", range(1, 7))
+def test_stride2_same_paddings_are_lax_s(k, n):
+    """The explicit paddings the layers give 'SAME' are lax's: the strided
+    convolution's from lax.padtype_to_pads, the transposed one's by
+    jax.lax.conv_transpose's output with 'SAME' and with that padding."""
+    assert conv_forms.same_padding_stride2((1, n, n + 1, 1), (k, k)) == tuple(
+        map(tuple, jax.lax.padtype_to_pads((n, n + 1), (k, k), (2, 2), "SAME")))
+    rng = np.random.default_rng(k * 10 + n)
+    x = jnp.asarray(rng.standard_normal((1, n, n + 1, 2)), jnp.float32)
+    w = jnp.asarray(rng.standard_normal((k, k + 1, 3, 2)), jnp.float32)
+    same = _plain_conv_transpose_stride2(x, w, "SAME")
+    explicit = _plain_conv_transpose_stride2(x, w, conv_forms.transpose_same_padding_stride2(w.shape))
+    assert same.shape == explicit.shape == (1, 2 * n, 2 * n + 2, 3)
+    np.testing.assert_array_equal(np.asarray(same), np.asarray(explicit))
+
+
+# Explicit paddings per kernel size k: asymmetric, and for the transposed
+# convolution none on one axis (its phases then crop x: negative paddings).
+_STRIDE2_PADDINGS = {
+    "same": ("SAME", "SAME"),
+    "explicit": (lambda k: ((1, 2), (k - 1, 0)), lambda k: ((0, 0), (k - 1, 1))),
+}
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+@pytest.mark.parametrize("padding", sorted(_STRIDE2_PADDINGS))
+@pytest.mark.parametrize("x_size", [(8, 6), (7, 5)])
+@pytest.mark.parametrize("k", [1, 3, 4, 5])
+def test_stride2_forms_values_and_gradients(k, x_size, padding, dtype):
+    """conv_forms.conv_stride2 and conv_transpose_stride2 (through the
+    layers' padding) are lax's strided and transposed convolutions, values
+    and both gradients, on even and odd sizes."""
+    conv_pad, transpose_pad = (p if isinstance(p, str) else p(k) for p in _STRIDE2_PADDINGS[padding])
+    x_shape = (2, *x_size, 3)
+    w_shape = (k, k, 3, 4)
+    explicit = layers._explicit_padding(conv_pad, lambda: conv_forms.same_padding_stride2(x_shape, w_shape))
+    plain = lambda x, w: _plain_conv_stride2(x, w, conv_pad)
+    out = jax.eval_shape(plain, jnp.zeros(x_shape), jnp.zeros(w_shape)).shape
+    _assert_same_function(lambda x, w: conv_forms.conv_stride2(x, w, explicit), plain, x_shape, (k, k), out, dtype)
+    # The transposed kernel is [k, k, out, in]: out = 4 as the helper draws kernels [.., in, 4].
+    explicit = layers._explicit_padding(transpose_pad, lambda: conv_forms.transpose_same_padding_stride2(w_shape))
+    plain = lambda x, w: _plain_conv_transpose_stride2(x, w.transpose(0, 1, 3, 2), transpose_pad)
+    out = jax.eval_shape(plain, jnp.zeros(x_shape), jnp.zeros(w_shape)).shape
+    _assert_same_function(lambda x, w: conv_forms.conv_transpose_stride2(x, w.transpose(0, 1, 3, 2), explicit),
+                          plain, x_shape, (k, k), out, dtype)
+
+
+@pytest.mark.parametrize("name", ["conv2d", "conv_stride2", "conv_transpose_stride2"])
+def test_second_derivatives_of_the_forms(name):
+    """A gradient penalty differentiates the forms' gradients: the input
+    gradient of sum(tanh(form(x, w)) * cot), squared and summed, has the
+    values and both gradients of the plain form's (5x5 kernels, odd sizes)."""
+    pad = ((2, 1), (1, 3))
+    form, plain = {
+        "conv2d": (lambda x, w: conv_forms.conv2d(x, w, pad), lambda x, w: conv_forms.conv2d_xla(x, w, pad)),
+        "conv_stride2": (lambda x, w: conv_forms.conv_stride2(x, w, pad), lambda x, w: _plain_conv_stride2(x, w, pad)),
+        "conv_transpose_stride2": (lambda x, w: conv_forms.conv_transpose_stride2(x, w.transpose(0, 1, 3, 2), pad),
+                                   lambda x, w: _plain_conv_transpose_stride2(x, w.transpose(0, 1, 3, 2), pad)),
+    }[name]
+    rng = np.random.default_rng(5)
+    x = jnp.asarray(rng.standard_normal((2, 7, 5, 3)), jnp.float32)
+    w = jnp.asarray(rng.standard_normal((5, 5, 3, 4)) * 0.2, jnp.float32)
+    cot = jnp.asarray(rng.standard_normal(jax.eval_shape(plain, x, w).shape), jnp.float32)
+
+    def penalty(conv):
+        return lambda x, w: jnp.sum(jax.grad(lambda x: jnp.sum(jnp.tanh(conv(x, w)) * cot))(x) ** 2)
+
+    got, want = (_values_and_grads(penalty(f), x, w, jnp.float32(1)) for f in (form, plain))
+    for what, a, b in zip(("value", "dx", "dw"), got, want):
+        scale = float(jnp.abs(b).max())
+        assert scale > 0.5, what
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-5 * scale, err_msg=what)
+
+
+def _plain_conv_4x4_stride2(x, w):
+    return jax.lax.conv_general_dilated(x, w, (2, 2), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _plain_conv_transpose_4x4_stride2(x, w):
+    # torch's ConvTranspose2d(4, 2, 1) as flax nn.ConvTranspose(transpose_kernel=True) computes it.
+    return jax.lax.conv_transpose(x, w, (2, 2), ((2, 2), (2, 2)), dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                  transpose_kernel=True)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_dcgan_strided_forms_values_and_gradients(dtype):
+    _assert_same_function(conv_forms.conv_4x4_stride2, _plain_conv_4x4_stride2, (2, 8, 6, 3), (4, 4),
+                          (2, 4, 3, 4), dtype)
+    # The transposed kernel is [4, 4, out, in]: out = 4 as the helper draws kernels [.., in, 4].
+    _assert_same_function(lambda x, w: conv_forms.conv_transpose_4x4_stride2(x, w.transpose(0, 1, 3, 2)),
+                          lambda x, w: _plain_conv_transpose_4x4_stride2(x, w.transpose(0, 1, 3, 2)),
+                          (2, 5, 3, 6), (4, 4), (2, 10, 6, 4), dtype)
 
 
 def test_forms_refuse_shapes_they_do_not_cover():
@@ -111,6 +218,16 @@ LAYERS = {  # name: (layer, its CPU form, its plain form, x shape)
                              (2, 4, 3, 4)),
     "conv2d_same_avg_pool": (layers.conv2d_same_avg_pool, conv_forms.conv2d_same_avg_pool, _plain_conv_pool,
                              (2, 8, 6, 4)),
+    # 'SAME' on an odd height: lax's padding (1, 1) there, (0, 1) on the width.
+    "conv_stride2": (lambda x, w: layers.conv_stride2(x, w, "SAME"),
+                     lambda x, w: conv_forms.conv_stride2(x, w, ((1, 1), (0, 1))),
+                     lambda x, w: _plain_conv_stride2(x, w, "SAME"), (2, 7, 6, 4)),
+    # Kernels drawn HWIO [3, 3, 4, 5] are transposed ones [3, 3, out 5, in 4].
+    "conv_transpose_stride2": (lambda x, w: layers.conv_transpose_stride2(x, w.transpose(0, 1, 3, 2), "SAME"),
+                               lambda x, w: conv_forms.conv_transpose_stride2(x, w.transpose(0, 1, 3, 2),
+                                                                              ((2, 1), (2, 1))),
+                               lambda x, w: _plain_conv_transpose_stride2(x, w.transpose(0, 1, 3, 2), "SAME"),
+                               (2, 4, 3, 4)),
 }
 OPS = ("convolution", "while", "dot_general", "reduce_window")
 

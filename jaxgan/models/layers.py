@@ -256,6 +256,56 @@ def conv2d_same_avg_pool(x: Array, kernel: Array) -> Array:
     return _per_platform(conv_forms.conv2d_same_avg_pool, plain, x, kernel)
 
 
+def _explicit_padding(padding, same: Callable) -> tuple[tuple[int, int], tuple[int, int]]:
+    """padding as ((top, bottom), (left, right)) ints: 'SAME' as same() gives
+    it, explicit padding as is (hashable, for conv_forms.conv2d's custom VJP)."""
+    if isinstance(padding, str):
+        if padding.upper() != "SAME":
+            raise ValueError(f"padding: 'SAME' or ((top, bottom), (left, right)), got {padding!r}")
+        return same()
+    (top, bottom), (left, right) = padding
+    return (int(top), int(bottom)), (int(left), int(right))
+
+
+def conv_stride2(x: Array, kernel: Array, padding="SAME") -> Array:
+    """jax.lax.conv_general_dilated at stride 2, NHWC x HWIO, with 'SAME' (as
+    lax pads it: conv_forms.same_padding_stride2) or explicit padding ((top,
+    bottom), (left, right)), any kernel and input size. On the CPU as a
+    stride-1 convolution of the space-to-depth input (conv_forms.conv_stride2);
+    elsewhere XLA's strided convolution. Same function up to float rounding."""
+    padding = _explicit_padding(padding, lambda: conv_forms.same_padding_stride2(x.shape, kernel.shape))
+    plain = lambda x, kernel: jax.lax.conv_general_dilated(x, kernel, (2, 2), padding,
+                                                           dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return _per_platform(lambda x, kernel: conv_forms.conv_stride2(x, kernel, padding), plain, x, kernel)
+
+
+def conv_transpose_stride2(x: Array, kernel: Array, padding="SAME") -> Array:
+    """jax.lax.conv_transpose at stride 2 with transpose_kernel=True (flax
+    nn.ConvTranspose's kernel [k, k, out, in]), NHWC, with 'SAME' (lax's:
+    conv_forms.transpose_same_padding_stride2, output 2H x 2W) or explicit
+    padding as conv_transpose takes it, any kernel and input size. On the CPU
+    as one stride-1 convolution per output phase
+    (conv_forms.conv_transpose_stride2); elsewhere XLA's transposed
+    convolution. Same function up to float rounding."""
+    padding = _explicit_padding(padding, lambda: conv_forms.transpose_same_padding_stride2(kernel.shape))
+    plain = lambda x, kernel: jax.lax.conv_transpose(x, kernel, (2, 2), padding,
+                                                     dimension_numbers=("NHWC", "HWIO", "NHWC"), transpose_kernel=True)
+    return _per_platform(lambda x, kernel: conv_forms.conv_transpose_stride2(x, kernel, padding), plain, x, kernel)
+
+
+def conv_4x4_stride2(x: Array, kernel: Array) -> Array:
+    """torch's Conv2d(4, stride 2, padding 1) (DCGAN's downsampling), NHWC x
+    HWIO: conv_stride2 with padding 1."""
+    return conv_stride2(x, kernel, ((1, 1), (1, 1)))
+
+
+def conv_transpose_4x4_stride2(x: Array, kernel: Array) -> Array:
+    """torch's ConvTranspose2d(4, stride 2, padding 1) (DCGAN's upsampling),
+    flax's transposed kernel [4, 4, out, in]: conv_transpose_stride2 with lax's
+    padding 4 - 1 - 1 = 2."""
+    return conv_transpose_stride2(x, kernel, ((2, 2), (2, 2)))
+
+
 def lookup(table: Array, labels: Array) -> Array:
     """Rows of `table` for integer labels [N], or labels @ table for float
     label vectors [N, num_classes] (one-hot, soft or interpolated classes)."""
