@@ -17,9 +17,9 @@ MFU = flops_per_step / step_s_median / (peak_tflops * 1e12 * devices) and needs
 --peak-tflops (per device). Fields the backend cannot give
 are null. --dry-run counts parameters (`params`, per network) and FLOPs from
 the abstract state (jax.eval_shape) without compiling: seconds, even for the
-largest configs. One step =
-num_d_steps D updates + 1 G update + EMA on synthetic data (no input pipeline
-cost).
+largest configs. One step is
+the config's training step at the end of its last phase (BigGAN: num_d_steps D
+updates + 1 G update + EMA) on synthetic data (no input pipeline cost).
 
 --fit-memory looks for the largest batch whose step fits the device memory: it
 measures --batch first, scales the compiled program's temporaries linearly to the
@@ -83,20 +83,22 @@ def _progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _batch(config, mesh, batches_per_step: int, batch_size: int, abstract: bool):
-    """A batch of synthetic images and labels sharded as the loop shards it, or
-    its ShapeDtypeStructs (nothing allocated: the full-size configs' batches
-    take gigabytes)."""
-    shapes = {"image": ((batches_per_step, batch_size, config.model.resolution, config.model.resolution, 3),
-                        np.float32),
+def _batch(config, mesh, keys, batches_per_step: int, batch_size: int, abstract: bool):
+    """A batch of synthetic images and labels (those of `keys`, the phase's)
+    of the config's data shape, sharded as the loop shards it, or its
+    ShapeDtypeStructs (nothing allocated: the full-size configs' batches take
+    gigabytes)."""
+    size = config.data.image_size
+    shapes = {"image": ((batches_per_step, batch_size, size, size, config.data.channels), np.float32),
               "label": ((batches_per_step, batch_size), np.int32)}
+    shapes = {k: v for k, v in shapes.items() if k in keys}
     sharding = parallel.batch_sharding(mesh, leading=1)
     if abstract:
         return {k: jax.ShapeDtypeStruct(shape, dtype, sharding=sharding) for k, (shape, dtype) in shapes.items()}
     rng = np.random.default_rng(0)
-    batch = {"image": rng.uniform(-1, 1, shapes["image"][0]).astype(np.float32),
-             "label": rng.integers(0, max(config.data.num_classes, 1), shapes["label"][0]).astype(np.int32)}
-    return parallel.global_batch(batch, mesh, leading=1)
+    draw = {"image": lambda shape: rng.uniform(-1, 1, shape).astype(np.float32),
+            "label": lambda shape: rng.integers(0, max(config.data.num_classes, 1), shape).astype(np.int32)}
+    return parallel.global_batch({k: draw[k](shape) for k, (shape, _) in shapes.items()}, mesh, leading=1)
 
 
 def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dict:
@@ -107,10 +109,13 @@ def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dic
     with config.unlocked():
         config.train.batch_size = batch_size
     trainer = get_trainer(config, mesh)
-    phase = trainer.phases()[0]
-    train_step, n_d = phase.train_step, phase.batches_per_step
+    phase = trainer.phases()[-1]
+    # The batches of the phase's last step: its steady state (WGAN's warm-up
+    # critic iterations come first).
+    train_step, n_d = phase.train_step, phase.num_batches(max(phase.num_steps, 1))
     abstract = train.abstract_state(trainer, config, mesh)
-    flops = float(step_flops.matmul_flops(train_step, abstract, _batch(config, mesh, n_d, batch_size, True)))
+    keys = phase.batch_keys
+    flops = float(step_flops.matmul_flops(train_step, abstract, _batch(config, mesh, keys, n_d, batch_size, True)))
     params = trainer.param_counts(abstract)
     result = {
         "config": args.config, "backend": jax.default_backend(), "devices": jax.device_count(),
@@ -123,7 +128,7 @@ def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dic
         print(json.dumps(result), flush=True)
         return result
 
-    batch = _batch(config, mesh, n_d, batch_size, False)
+    batch = _batch(config, mesh, keys, n_d, batch_size, False)
     t0 = time.perf_counter()
     state, _ = train.create_state(trainer, config, mesh)
     jax.block_until_ready(state)
@@ -212,7 +217,7 @@ def main(argv=None):
     if args.grad_accum is None and "train.grad_accum_steps" not in args.config_overrides:
         args.grad_accum = 1
     with config.unlocked():
-        if args.grad_accum:
+        if args.grad_accum and "grad_accum_steps" in config.train:
             config.train.grad_accum_steps = args.grad_accum
         if args.num_d_steps:
             config.train.num_d_steps = args.num_d_steps

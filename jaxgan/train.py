@@ -222,14 +222,17 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
     return {"step": int(state.step), "metrics": last_metrics, "step_traces": len(traces)}
 
 
-def restore_latest(config: Any, workdir: str):
-    """(trainer, mesh, state) of the workdir's latest checkpoint; raises
-    FileNotFoundError if there is none."""
+def restore_latest(config: Any, workdir: str, step: int | None = None):
+    """(trainer, mesh, state) of the workdir's latest checkpoint (or of
+    `step`); raises FileNotFoundError if there is none."""
     mesh = parallel.make_mesh()
     trainer = get_trainer(config, mesh)
     ckpt = checkpoint.Checkpointer(workdir, config.ckpt.max_to_keep)
     try:
-        restored = ckpt.restore(abstract_state(trainer, config, mesh))
+        if step is not None and step not in ckpt.manager.all_steps():
+            raise FileNotFoundError(f"no checkpoint of step {step} in {ckpt.directory}; it has steps "
+                                    f"{sorted(ckpt.manager.all_steps())}")
+        restored = ckpt.restore(abstract_state(trainer, config, mesh), step)
     finally:
         ckpt.close()
     if restored is None:

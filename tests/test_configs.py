@@ -12,16 +12,17 @@ from pathlib import Path
 import pytest
 from absl import flags
 
-from jaxgan import configs
+from jaxgan import configs, trainers
 from jaxgan.configs import base, biggan
 from jaxgan.data import DEFAULTS as DATA_DEFAULTS
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p.name for p in (REPO / "configs").glob("*.py"))
 VARIANTS = ("", "smoke")
-# The fields the README tells users to set on the command line.
-README_OVERRIDES = {"data.tfds_data_dir": "/data/tfds", "data.folder": "/data/images", "model.g.activation": "silu",
-                    "model.d.activation": "gelu"}
+# The fields the README tells users to set on the command line: for every
+# config, and for the BigGAN family's.
+README_OVERRIDES = {"data.tfds_data_dir": "/data/tfds", "data.folder": "/data/images"}
+BIGGAN_OVERRIDES = {"model.g.activation": "silu", "model.d.activation": "gelu"}
 
 
 def path(name: str, variant: str = "") -> str:
@@ -34,6 +35,14 @@ def get(config, field: str):
     return config
 
 
+def family(name: str) -> str:
+    return configs.load(path(name)).trainer
+
+
+def readme_overrides(name: str) -> dict:
+    return {**README_OVERRIDES, **(BIGGAN_OVERRIDES if family(name) == "biggan" else {})}
+
+
 def test_there_are_configs():
     assert {"biggan_128.py", "biggan_deep_256.py", "quickstart.py"} <= set(CONFIGS)
 
@@ -43,11 +52,14 @@ def test_there_are_configs():
 def test_every_config_and_variant_loads_locked(name, variant):
     config = configs.load(path(name, variant))
     assert config.is_locked
-    assert config.trainer == "biggan" and config.model.resolution == config.data.image_size
+    assert config.trainer in trainers.registered()
     with pytest.raises(AttributeError):
         config.train.num_stpes = 1  # locked: a misspelt field is an error
+    if config.trainer == "biggan" or config.model.arch in ("dcgan", "began", "ebgan"):
+        assert config.model.resolution == config.data.image_size
     if variant == "smoke":
-        assert config.train.num_steps <= 4 and config.model.resolution <= 32
+        # The WGAN-GP reference's networks keep their built-in 64x64 and 28x28.
+        assert config.train.num_steps <= 4 and config.data.image_size <= (32 if config.trainer == "biggan" else 64)
         assert config.data.source in ("synthetic", "mnist5k")
     # Without `:variant`, as `--config configs/NAME.py`, it is the full run.
     if not variant:
@@ -76,17 +88,31 @@ def test_variants_are_declared_once():
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("name", CONFIGS)
 def test_fields_the_readme_documents_can_be_overridden(name, variant):
-    overrides = [f"--config.{field}={value}" for field, value in README_OVERRIDES.items()]
+    want = readme_overrides(name)
+    overrides = [f"--config.{field}={value}" for field, value in want.items()]
     config, applied = configs.load_with_overrides(path(name, variant), overrides)
-    assert applied == README_OVERRIDES
-    assert {field: get(config, field) for field in README_OVERRIDES} == README_OVERRIDES
+    assert applied == want
+    assert {field: get(config, field) for field in want} == want
 
 
 def _constructor_fields(module_class) -> set[str]:
     return {f.name for f in dataclasses.fields(module_class)} - {"parent", "name"}
 
 
-@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("name", [n for n in CONFIGS if family(n) == "classic"])
+def test_classic_model_g_and_d_declare_every_keyword_of_the_models(name):
+    # The classic trainer passes model.resolution, model.z_dim and the data's
+    # channels where a network takes them, and model.g / model.d as keywords.
+    from jaxgan.trainers.classic import build_models
+
+    config = configs.load(path(name))
+    g, d = build_models(config)
+    from_elsewhere = {"resolution", "z_dim", "channels"}
+    assert set(config.model.g) == _constructor_fields(type(g)) - from_elsewhere
+    assert set(config.model.d) == _constructor_fields(type(d)) - from_elsewhere
+
+
+@pytest.mark.parametrize("name", [n for n in CONFIGS if family(n) == "biggan"])
 def test_model_g_and_d_declare_every_keyword_of_the_models(name):
     # The trainer builds G(resolution, num_classes, sn_eps, sn_iters, dtype,
     # bn_eps, **model.g) and D(..., **model.d): everything else the modules take

@@ -41,6 +41,10 @@ def test_batches_shapes_labels_range_and_padding():
     np.testing.assert_array_equal(gray["image"][..., 0], image[..., 0])  # same order, same pixels
     np.testing.assert_array_equal(gray["label"], batch["label"])
 
+    native = next(build_input(data_config(channels=1, image_size=28), batch_size=64, seed=0))
+    np.testing.assert_array_equal(native["image"][..., 0], image[:, 2:-2, 2:-2, 0])  # MNIST's own 28x28
+    np.testing.assert_array_equal(native["label"], batch["label"])
+
     big = next(build_input(data_config(image_size=64), batch_size=4, seed=0))
     assert big["image"].shape == (4, 64, 64, 3)
 

@@ -4,7 +4,7 @@ every entry point reads them with.
 - jaxgan.configs.base: the fields of every config, whatever the GAN family
   (seed, dtype, trainer, train.num_steps, train.batch_size, data, eval, ckpt,
   log, samples), and their smoke-run shrink.
-- jaxgan.configs.<family> (biggan): `get_config()`, the base plus the fields
+- jaxgan.configs.<family> (biggan, classic): `get_config()`, the base plus the fields
   that family's trainer reads (model, loss, reg, optim, ema, ...), and
   `smoke(config)`, the family's `:smoke` variant.
 - jaxgan.configs.variants: `@with_variants(smoke=...)` turns a file's full-run

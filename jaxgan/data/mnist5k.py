@@ -7,8 +7,9 @@ and matplotlib, seconds of imports we do not need to read one CSV. Each row is
 784 pixel values (0..255, row-major 28x28) followed by the label.
 
 Digits are padded with black (2 pixels a side) from 28x28 to 32x32, the
-smallest BigGAN resolution, as is customary for GANs on MNIST; other sizes are
-resized from that padded square. With `channels=3` the gray level is copied to
+smallest BigGAN resolution, as is customary for GANs on MNIST; at image_size 28
+they are MNIST's own 28x28 (the WGAN-GP reference's MNIST networks); other
+sizes are resized from the padded square. With `channels=3` the gray level is copied to
 R, G and B.
 """
 
@@ -73,11 +74,12 @@ def build(data_config: Any, **kwargs: Any):
                          "(or set 0 for unconditional training)")
     conditional = bool(num_classes)
     images, labels = load_arrays()
-    images = padded(images)  # [5000, 32, 32]
+    if size != 28:
+        images = padded(images)  # [5000, 32, 32]
 
     def load(index: int, flip: bool):
         img = images[index]
-        if size == 32 and channels == 1 and not flip:
+        if size == img.shape[0] and channels == 1 and not flip:
             out = img[:, :, None].astype(np.float32) * np.float32(2 / 255) - np.float32(1)
         else:
             out = preprocess_array(img, image_size=size, channels=channels, center_crop=False, flip=flip)

@@ -18,6 +18,7 @@ __all__ = ["BestMetric", "Phase", "Trainer", "define_flag", "define_sample_flags
 # name -> "module:Class", imported when first used.
 _REGISTRY: dict[str, str | type] = {
     "biggan": "jaxgan.trainers.biggan:BigGANTrainer",
+    "classic": "jaxgan.trainers.classic:ClassicTrainer",
 }
 
 
