@@ -15,14 +15,17 @@ CONFIGS = sorted(f"configs/{p.name}" for p in (REPO / "configs").glob("*.py"))
 BIGGAN = {Path(c).stem for c in CONFIGS if Path(c).stem.startswith(("biggan", "sagan", "quickstart"))}
 
 
-def _run_all(commands: list[list[str]]) -> list[subprocess.CompletedProcess]:
-    """Runs the jaxgan.main commands side by side (each mostly imports)."""
-    procs = [subprocess.Popen([sys.executable, "-m", "jaxgan.main", *args], cwd=REPO, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for args in commands]
+def _run_all(commands: list[list[str]], at_once: int = 4) -> list[subprocess.CompletedProcess]:
+    """Runs the jaxgan.main commands, `at_once` side by side (each mostly
+    imports; all of them at once would hold a Python with jax per config)."""
     out = []
-    for args, proc in zip(commands, procs):
-        stdout, stderr = proc.communicate(timeout=300)
-        out.append(subprocess.CompletedProcess(args, proc.returncode, stdout, stderr))
+    for start in range(0, len(commands), at_once):
+        chunk = commands[start:start + at_once]
+        procs = [subprocess.Popen([sys.executable, "-m", "jaxgan.main", *args], cwd=REPO, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for args in chunk]
+        for args, proc in zip(chunk, procs):
+            stdout, stderr = proc.communicate(timeout=300)
+            out.append(subprocess.CompletedProcess(args, proc.returncode, stdout, stderr))
     return out
 
 
