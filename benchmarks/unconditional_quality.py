@@ -38,7 +38,7 @@ import numpy as np
 if __name__ == "__main__" and not __package__:  # run as a file: import as `python -m benchmarks.NAME` would
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repo root, not benchmarks/
 
-from benchmarks.quickstart_quality import real_digits, run_in_batches, split, train_classifier  # noqa: E402
+from benchmarks.quickstart_quality import DigitReference, run_in_batches  # noqa: E402
 from jaxgan import configs, train  # noqa: E402
 from jaxgan.eval import metrics  # noqa: E402
 
@@ -84,31 +84,24 @@ def main(argv=None):
     args, config = configs.parse_args(p, argv)
 
     t0 = time.perf_counter()
-    images, labels = real_digits()
-    train_idx, held_idx = split(labels, args.seed)
-    classify = train_classifier(images[train_idx], labels[train_idx], epochs=args.epochs, seed=args.seed)
-    held_logits, held_features = run_in_batches(classify, images[held_idx])
-    classifier_accuracy = float((held_logits.argmax(-1) == labels[held_idx]).mean())
-    _, real_features = run_in_batches(classify, images)
-    print(f"classifier: {classifier_accuracy:.2%} held-out accuracy ({len(held_idx)} digits), "
-          f"trained in {time.perf_counter() - t0:.0f} s", flush=True)
+    reference = DigitReference.fit(epochs=args.epochs, seed=args.seed)
 
     trainer, mesh, state = train.restore_latest(config, args.workdir)
     untrained = train.create_state(trainer, config, mesh)[0]
     scores = {}
     for name, s in (("trained", state), ("untrained", untrained)):
-        logits, features = run_in_batches(classify, generated(trainer, s, args.num_samples, args.seed))
+        logits, features = run_in_batches(reference.classify, generated(trainer, s, args.num_samples, args.seed))
         coverage = np.bincount(logits.argmax(-1), minlength=10) / len(logits)
-        scores[name] = (metrics.fid_from_features(real_features, features), coverage)
+        scores[name] = (metrics.fid_from_features(reference.features, features), coverage)
     fd, coverage = scores["trained"]
     measure = logged(args.workdir, "measure")
     result = {
         "workdir": args.workdir, "step": int(state.step), "num_samples": args.num_samples,
-        "classifier_accuracy": classifier_accuracy,
+        "classifier_accuracy": reference.accuracy,
         "frechet_distance": fd, "untrained_frechet_distance": scores["untrained"][0],
         "improvement": scores["untrained"][0] / fd,
         "coverage": [round(float(c), 4) for c in coverage], "min_coverage": float(coverage.min()),
-        "real_frechet_distance": metrics.fid_from_features(real_features[train_idx], held_features),
+        "real_frechet_distance": reference.real_frechet_distance,
         **({"measure_first": measure[0], "measure_last": measure[-1]} if measure else {}),
         "seconds": round(time.perf_counter() - t0, 1),
     }

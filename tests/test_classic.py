@@ -234,3 +234,20 @@ def test_data_of_another_shape_is_refused_naming_the_config():
     data = type("Data", (), {"image_shape": (32, 32, 1)})()
     with pytest.raises(ValueError, match=r"config.data gives \(32, 32, 1\) images .* makes \(28, 28, 1\)"):
         get_trainer(config).check_data(data)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run", ["wgan_gp"], indirect=True)  # 28x28 digits: the benchmark pads them to 32x32
+def test_unconditional_quality_benchmark_scores_a_run_against_its_untrained_generator(run):
+    from benchmarks import unconditional_quality
+
+    _, _, workdir, _, _ = run
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = unconditional_quality.main(["--workdir", str(workdir), "--config",
+                                             str(REPO / "configs" / "wgan_gp_mnist.py:smoke"), "--epochs", "1",
+                                             "--num-samples", "40"])
+    assert result["step"] == 4 and result["num_samples"] == 40 and len(result["coverage"]) == 10
+    assert sum(result["coverage"]) == pytest.approx(1.0) and result["min_coverage"] == min(result["coverage"])
+    assert result["improvement"] == pytest.approx(result["untrained_frechet_distance"] / result["frechet_distance"])
+    assert result["frechet_distance"] > result["real_frechet_distance"] > 0
+    assert 0.5 < result["classifier_accuracy"] <= 1

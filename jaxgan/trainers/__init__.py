@@ -12,8 +12,8 @@ from absl import flags
 
 from jaxgan.trainers.protocol import BestMetric, Phase, Trainer
 
-__all__ = ["BestMetric", "Phase", "Trainer", "define_flag", "define_sample_flags", "get_trainer", "register",
-           "registered", "trainer_class"]
+__all__ = ["BestMetric", "Phase", "Trainer", "define_flag", "define_image_sample_flags", "define_sample_flags",
+           "get_trainer", "register", "registered", "trainer_class"]
 
 # name -> "module:Class", imported when first used.
 _REGISTRY: dict[str, str | type] = {
@@ -53,6 +53,22 @@ def define_flag(kind: str, name: str, default: Any, help_text: str, **kwargs) ->
     defined `name` already (families that share a sample flag share its meaning)."""
     if name not in flags.FLAGS:
         getattr(flags, f"DEFINE_{kind}")(name=name, default=default, help=help_text, **kwargs)
+
+
+def define_image_sample_flags() -> None:
+    """The `--mode sample` flags of every family that writes images of a
+    checkpoint: how many, in which format, in batches of what, from which seed
+    and step."""
+    define_flag("integer", "num_samples", None, "--mode sample: images (default config.samples.num for the "
+                "grid, config.eval.num_samples for png / npz).")
+    define_flag("enum", "sample_format", "grid", "--mode sample: one PNG grid; one PNG per image (a folder "
+                "under samples/); or one .npz of uint8 images 'x' (and labels 'y') for python -m jaxgan.eval.",
+                enum_values=["grid", "png", "npz"])
+    define_flag("integer", "batch_size", None, "--mode sample: images per forward pass (default "
+                "config.eval.batch_size).")
+    define_flag("integer", "seed", None, "--mode sample: seed of the generator's inputs (default config.seed: "
+                "those of the training grids).")
+    define_flag("integer", "step", None, "--mode sample: checkpoint step (default the latest).")
 
 
 def define_sample_flags() -> None:

@@ -32,7 +32,7 @@ from jaxgan.models import init_noise
 from jaxgan.models.biggan import BigGANDiscriminator, BigGANGenerator
 from jaxgan.models.biggan_deep import BigGANDeepDiscriminator, BigGANDeepGenerator
 from jaxgan.state import count_params, step_key
-from jaxgan.trainers import define_flag
+from jaxgan.trainers import define_flag, define_image_sample_flags
 from jaxgan.trainers.protocol import BestMetric, Phase
 
 Array = jax.Array
@@ -338,11 +338,7 @@ class BigGANTrainer:
     # ------------------------------------------------------- --mode sample
     @classmethod
     def define_sample_flags(cls) -> None:
-        define_flag("integer", "num_samples", None, "--mode sample: images (default config.samples.num for the "
-                    "grid, config.eval.num_samples for png / npz).")
-        define_flag("enum", "sample_format", "grid", "--mode sample: one PNG grid; one PNG per image (a folder "
-                    "under samples/); or one .npz of uint8 images 'x' and labels 'y' for python -m jaxgan.eval.",
-                    enum_values=["grid", "png", "npz"])
+        define_image_sample_flags()
         define_flag("float", "truncation", None, "--mode sample: psi in (0, 1], z = psi * truncnorm(-2, 2) "
                     "(DeepMind's convention); unset: z ~ N(0, I).")
         define_flag("bool", "standing_stats", False, "--mode sample: use standing BatchNorm statistics for "
@@ -352,11 +348,6 @@ class BigGANTrainer:
                     "statistics.")
         define_flag("list", "classes", None, "--mode sample: class ids, repeated to --num_samples (default: in "
                     "order for the grid, uniform for png / npz).")
-        define_flag("integer", "batch_size", None, "--mode sample: images per forward pass (default "
-                    "config.eval.batch_size).")
-        define_flag("integer", "seed", None, "--mode sample: seed of z and classes (default config.seed: the z "
-                    "of the training grids).")
-        define_flag("integer", "step", None, "--mode sample: checkpoint step (default the latest).")
 
     @classmethod
     def sample_options(cls, flag_values: Any) -> dict[str, Any]:

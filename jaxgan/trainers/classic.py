@@ -53,7 +53,7 @@ from jaxgan.models.began import BEGANDecoder, BEGANDiscriminator
 from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from jaxgan.models.ebgan import EBGANDiscriminator
 from jaxgan.state import count_params, step_key
-from jaxgan.trainers import define_flag
+from jaxgan.trainers import define_image_sample_flags
 from jaxgan.trainers.protocol import BestMetric, Phase
 
 Array = jax.Array
@@ -374,16 +374,7 @@ class ClassicTrainer:
     # ------------------------------------------------------- --mode sample
     @classmethod
     def define_sample_flags(cls) -> None:
-        define_flag("integer", "num_samples", None, "--mode sample: images (default config.samples.num for the "
-                    "grid, config.eval.num_samples for png / npz).")
-        define_flag("enum", "sample_format", "grid", "--mode sample: one PNG grid; one PNG per image (a folder "
-                    "under samples/); or one .npz of uint8 images 'x' and labels 'y' for python -m jaxgan.eval.",
-                    enum_values=["grid", "png", "npz"])
-        define_flag("integer", "batch_size", None, "--mode sample: images per forward pass (default "
-                    "config.eval.batch_size).")
-        define_flag("integer", "seed", None, "--mode sample: seed of z (default config.seed: the z of the "
-                    "training grids).")
-        define_flag("integer", "step", None, "--mode sample: checkpoint step (default the latest).")
+        define_image_sample_flags()
 
     @classmethod
     def sample_options(cls, flag_values: Any) -> dict[str, Any]:
