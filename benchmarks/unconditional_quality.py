@@ -21,7 +21,8 @@ generator with the MNIST classifier of quickstart_quality.py.
      convergence measure), when it logs one.
 Images of other sizes are brought to the classifier's 32x32 grey digits:
 28x28 padded with black as mnist5k pads, colour averaged to grey.
-Last line: one JSON object with these figures.
+One JSON line of these figures per scored checkpoint (--step, repeated;
+default the latest).
 """
 
 from __future__ import annotations
@@ -81,32 +82,38 @@ def main(argv=None):
     p.add_argument("--num-samples", type=int, default=5000, help="generated digits")
     p.add_argument("--epochs", type=int, default=15, help="classifier training epochs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--step", type=int, action="append", help="score this checkpoint (repeat for several, one "
+                                                             "JSON line each); default: the latest")
     args, config = configs.parse_args(p, argv)
+    results = []
 
     t0 = time.perf_counter()
     reference = DigitReference.fit(epochs=args.epochs, seed=args.seed)
 
-    trainer, mesh, state = train.restore_latest(config, args.workdir)
-    untrained = train.create_state(trainer, config, mesh)[0]
-    scores = {}
-    for name, s in (("trained", state), ("untrained", untrained)):
-        logits, features = run_in_batches(reference.classify, generated(trainer, s, args.num_samples, args.seed))
-        coverage = np.bincount(logits.argmax(-1), minlength=10) / len(logits)
-        scores[name] = (metrics.fid_from_features(reference.features, features), coverage)
-    fd, coverage = scores["trained"]
+    def score(state):
+        logits, features = run_in_batches(reference.classify, generated(trainer, state, args.num_samples, args.seed))
+        return metrics.fid_from_features(reference.features, features), np.bincount(logits.argmax(-1), minlength=10)
+
     measure = logged(args.workdir, "measure")
-    result = {
-        "workdir": args.workdir, "step": int(state.step), "num_samples": args.num_samples,
-        "classifier_accuracy": reference.accuracy,
-        "frechet_distance": fd, "untrained_frechet_distance": scores["untrained"][0],
-        "improvement": scores["untrained"][0] / fd,
-        "coverage": [round(float(c), 4) for c in coverage], "min_coverage": float(coverage.min()),
-        "real_frechet_distance": reference.real_frechet_distance,
-        **({"measure_first": measure[0], "measure_last": measure[-1]} if measure else {}),
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
-    print(json.dumps(result), flush=True)
-    return result
+    untrained_fd = None
+    for step in args.step or [None]:
+        trainer, mesh, state = train.restore_latest(config, args.workdir, step)
+        if untrained_fd is None:
+            untrained_fd = score(train.create_state(trainer, config, mesh)[0])[0]
+        fd, counts = score(state)
+        coverage = counts / counts.sum()
+        results.append({
+            "workdir": args.workdir, "step": int(state.step), "num_samples": args.num_samples,
+            "classifier_accuracy": reference.accuracy,
+            "frechet_distance": fd, "untrained_frechet_distance": untrained_fd,
+            "improvement": untrained_fd / fd,
+            "coverage": [round(float(c), 4) for c in coverage], "min_coverage": float(coverage.min()),
+            "real_frechet_distance": reference.real_frechet_distance,
+            **({"measure_first": measure[0], "measure_last": measure[-1]} if measure else {}),
+            "seconds": round(time.perf_counter() - t0, 1),
+        })
+        print(json.dumps(results[-1]), flush=True)
+    return results
 
 
 if __name__ == "__main__":

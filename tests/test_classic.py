@@ -243,9 +243,11 @@ def test_unconditional_quality_benchmark_scores_a_run_against_its_untrained_gene
 
     _, _, workdir, _, _ = run
     with contextlib.redirect_stdout(io.StringIO()):
-        result = unconditional_quality.main(["--workdir", str(workdir), "--config",
-                                             str(REPO / "configs" / "wgan_gp_mnist.py:smoke"), "--epochs", "1",
-                                             "--num-samples", "40"])
+        first, result = unconditional_quality.main(["--workdir", str(workdir), "--config",
+                                                    str(REPO / "configs" / "wgan_gp_mnist.py:smoke"), "--epochs",
+                                                    "1", "--num-samples", "40", "--step", "2", "--step", "4"])
+    assert first["step"] == 2 and first["untrained_frechet_distance"] == result["untrained_frechet_distance"]
+    assert first["frechet_distance"] != result["frechet_distance"]
     assert result["step"] == 4 and result["num_samples"] == 40 and len(result["coverage"]) == 10
     assert sum(result["coverage"]) == pytest.approx(1.0) and result["min_coverage"] == min(result["coverage"])
     assert result["improvement"] == pytest.approx(result["untrained_frechet_distance"] / result["frechet_distance"])
