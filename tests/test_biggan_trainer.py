@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 import pytest
 
 from jaxgan import configs
@@ -116,3 +117,43 @@ def test_the_trainers_optimizers_follow_their_schedules():
     assert np.all(np.abs(d_second["w"]) > 0)
     g_first, _ = trainer.g_tx.update(grads, trainer.g_tx.init(params), params)
     assert np.all(np.abs(g_first["w"]) > 0)
+
+
+def test_gradient_accumulation_averages_the_micro_batches_gradients():
+    """train.grad_accum_steps 2 on a batch of B updates with the mean of the
+    gradients of its two micro-batches (examples 0, 2, 4... and 1, 3, 5...),
+    each as a plain update on a batch of B / 2 computes them, with G's
+    BatchNorm statistics and D's SN vectors carried from the first micro-batch
+    into the second. D has no BatchNorm, so D's is the large batch's gradient."""
+    big = _set(_smoke(), train__grad_accum_steps=2)
+    b = big.train.batch_size
+    accum, plain = get_trainer(big), get_trainer(_set(_smoke(), train__batch_size=b // 2))
+    for trainer in (accum, plain):  # the update is minus the gradient, so updates average as gradients do
+        trainer.g_tx = trainer.d_tx = optax.sgd(1.0)
+    micro_keys = jax.random.split(jax.random.key(1), 2)
+    plain._micro_keys = lambda key: key[None]  # the plain update takes the micro-batch's own key
+    state = _init(accum)
+    _tree_close(state.g, _init(plain).g, rtol=0, atol=0)
+    batch = _batch(big)
+    image, label = batch["image"][0], batch["label"][0]
+    mean = lambda a, b: jax.tree_util.tree_map(lambda x, y: (x + y) / 2, a, b)
+    aux = lambda v: {c: x for c, x in v.items() if c != "params"}
+
+    got, got_metrics = jax.jit(lambda s: accum._d_update(s, image, label, jax.random.key(1)))(state)
+    d_update = jax.jit(plain._d_update)
+    first, m1 = d_update(state, image[0::2], label[0::2], micro_keys[0])
+    second, m2 = d_update(state.replace(g={**state.g, **aux(first.g)}, d={**state.d, **aux(first.d)}),
+                          image[1::2], label[1::2], micro_keys[1])
+    _tree_close(got.d["params"], mean(first.d["params"], second.d["params"]), rtol=1e-5, atol=1e-6)
+    _tree_close(aux(got.d), aux(second.d), rtol=1e-6, atol=1e-6)
+    _tree_close(got.g, second.g, rtol=1e-6, atol=1e-6)
+    assert float(got_metrics["d_loss_real"]) == pytest.approx(float(m1["d_loss_real"] + m2["d_loss_real"]) / 2, rel=1e-5)
+    assert np.abs(np.asarray(first.d["params"]["linear"]["kernel"]) -
+                  np.asarray(second.d["params"]["linear"]["kernel"])).max() > 1e-4  # the micro-batches differ
+
+    got, _ = jax.jit(lambda s: accum._g_update(s, jax.random.key(1)))(state)
+    g_update = jax.jit(plain._g_update)
+    first, _ = g_update(state, micro_keys[0])
+    second, _ = g_update(state.replace(g={**state.g, **aux(first.g)}, d={**state.d, **aux(first.d)}), micro_keys[1])
+    _tree_close(got.g["params"], mean(first.g["params"], second.g["params"]), rtol=1e-5, atol=1e-6)
+    _tree_close(aux(got.g), aux(second.g), rtol=1e-6, atol=1e-6)

@@ -182,6 +182,10 @@ class BigGANTrainer:
                         g_opt=self.g_tx.init(g["params"]), d_opt=self.d_tx.init(d["params"]), g_ema=g)
 
     # ------------------------------------------------------------------ step
+    def _micro_keys(self, key: Array) -> Array:
+        """One key per micro-batch of an update (grad_accum_steps of them)."""
+        return jax.random.split(key, self.config.train.grad_accum_steps)
+
     def _d_update(self, state: GANState, real: Array, labels: Array | None, key: Array):
         """One D update on one real batch (accumulated over micro-batches)."""
         cfg, k = self.config, self.config.train.grad_accum_steps
@@ -189,7 +193,7 @@ class BigGANTrainer:
         d_params = state.d["params"]
         g_aux = {c: v for c, v in state.g.items() if c != "params"}
         d_aux = {c: v for c, v in state.d.items() if c != "params"}
-        xs = (_microbatches(real, k), None if labels is None else _microbatches(labels, k), jax.random.split(key, k))
+        xs = (_microbatches(real, k), None if labels is None else _microbatches(labels, k), self._micro_keys(key))
 
         def micro(carry, inputs):
             g_aux, d_aux, grads = carry
@@ -249,7 +253,7 @@ class BigGANTrainer:
             return (g_aux, d_aux, grads), loss
 
         zeros = jax.tree_util.tree_map(jnp.zeros_like, g_params)
-        (g_aux, d_aux, grads), g_loss = jax.lax.scan(micro, (g_aux, d_aux, zeros), jax.random.split(key, k))
+        (g_aux, d_aux, grads), g_loss = jax.lax.scan(micro, (g_aux, d_aux, zeros), self._micro_keys(key))
         metrics = {"g_loss": jnp.mean(g_loss)}
         if cfg.reg.ortho:
             ortho, ortho_grads = jax.value_and_grad(losses.orthogonal_regularization)(g_params)
