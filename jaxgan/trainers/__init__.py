@@ -19,6 +19,7 @@ __all__ = ["BestMetric", "Phase", "Trainer", "define_flag", "define_image_sample
 _REGISTRY: dict[str, str | type] = {
     "biggan": "jaxgan.trainers.biggan:BigGANTrainer",
     "classic": "jaxgan.trainers.classic:ClassicTrainer",
+    "pix2pix": "jaxgan.trainers.pix2pix:Pix2PixTrainer",
 }
 
 
