@@ -8,12 +8,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import jax
 from absl import flags
 
 from jaxgan.trainers.protocol import BestMetric, Phase, Trainer
 
 __all__ = ["BestMetric", "Phase", "Trainer", "define_flag", "define_image_sample_flags", "define_sample_flags",
-           "get_trainer", "register", "registered", "trainer_class"]
+           "check_sample_format", "get_trainer", "register", "registered", "trainer_class", "write_image_samples"]
 
 # name -> "module:Class", imported when first used.
 _REGISTRY: dict[str, str | type] = {
@@ -70,6 +71,40 @@ def define_image_sample_flags() -> None:
     define_flag("integer", "seed", None, "--mode sample: seed of the generator's inputs (default config.seed: "
                 "those of the training grids).")
     define_flag("integer", "step", None, "--mode sample: checkpoint step (default the latest).")
+
+
+SAMPLE_FORMATS = ("grid", "png", "npz")
+
+
+def check_sample_format(sample_format: str) -> str:
+    if sample_format not in SAMPLE_FORMATS:
+        raise ValueError(f"sample_format must be 'grid', 'png' or 'npz', got {sample_format!r}")
+    return sample_format
+
+
+def write_image_samples(config: Any, workdir: str, step: int, images: Any, sample_format: str, name: str,
+                        columns: int | None = None) -> str:
+    """Writes `--mode sample` images (uint8 [N, H, W, C]) of checkpoint `step`:
+    one PNG grid `name` in samples/ (`columns` per row), one PNG per image in
+    samples/<step>/, or samples/<name>s_<step>.npz; only process 0 writes.
+    Returns the path written (samples/ on other processes)."""
+    from etils import epath
+
+    from jaxgan import pictures, writers
+
+    root = epath.Path(workdir) / "samples"
+    if jax.process_index() != 0:
+        return str(root)
+    if check_sample_format(sample_format) == "grid":
+        writer = writers.MetricWriter(workdir, config.train.num_steps)
+        path = writer.write_image(step, name, pictures.make_grid(images, columns))
+        writer.close()
+        return path
+    if sample_format == "npz":
+        return pictures.save_npz(root / f"{name}s_{step:08d}.npz", images)
+    for i, image in enumerate(images):
+        pictures.write_png(root / f"{step:08d}" / f"{i:06d}.png", image)
+    return str(root / f"{step:08d}")
 
 
 def define_sample_flags() -> None:

@@ -44,7 +44,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from etils import epath
 
 from jaxgan import losses, parallel
 from jaxgan.eval.generated import ImageEvaluator
@@ -53,7 +52,7 @@ from jaxgan.models.began import BEGANDecoder, BEGANDiscriminator
 from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from jaxgan.models.ebgan import EBGANDiscriminator
 from jaxgan.state import count_params, step_key
-from jaxgan.trainers import define_image_sample_flags
+from jaxgan.trainers import check_sample_format, define_image_sample_flags, write_image_samples
 from jaxgan.trainers.protocol import BestMetric, Phase
 
 Array = jax.Array
@@ -388,10 +387,9 @@ class ClassicTrainer:
         one PNG grid in samples/, one PNG per image in samples/<step>/, or one
         .npz of uint8 images 'x' (for python -m jaxgan.eval). With the default
         seed the grid shows the z of the training grids."""
-        from jaxgan import pictures, train, writers
+        from jaxgan import pictures, train
 
-        if sample_format not in ("grid", "png", "npz"):
-            raise ValueError(f"sample_format must be 'grid', 'png' or 'npz', got {sample_format!r}")
+        check_sample_format(sample_format)
         trainer, _, state = train.restore_latest(config, workdir, step)
         num = num or (config.samples.num if sample_format == "grid" else config.eval.num_samples)
         z = trainer.grid_inputs(jax.random.fold_in(jax.random.key(config.seed if seed is None else seed), 1), num)
@@ -399,17 +397,4 @@ class ClassicTrainer:
         batch_size = batch_size or config.eval.batch_size
         images = np.concatenate([pictures.to_uint8(sample(state.g, z[i:i + batch_size]))
                                  for i in range(0, num, batch_size)])
-        at = int(state.step)
-        root = epath.Path(workdir) / "samples"
-        if jax.process_index() != 0:
-            return str(root)
-        if sample_format == "grid":
-            writer = writers.MetricWriter(workdir, config.train.num_steps)
-            path = writer.write_image(at, "sample", pictures.make_grid(images))
-            writer.close()
-            return path
-        if sample_format == "npz":
-            return pictures.save_npz(root / f"samples_{at:08d}.npz", images)
-        for i, image in enumerate(images):
-            pictures.write_png(root / f"{at:08d}" / f"{i:06d}.png", image)
-        return str(root / f"{at:08d}")
+        return write_image_samples(config, workdir, int(state.step), images, sample_format, "sample")

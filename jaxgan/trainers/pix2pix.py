@@ -34,11 +34,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from etils import epath
 
 from jaxgan.models import pix2pix as networks
 from jaxgan.state import count_params, step_key
-from jaxgan.trainers import define_image_sample_flags
+from jaxgan.trainers import check_sample_format, define_image_sample_flags, write_image_samples
 from jaxgan.trainers.protocol import BestMetric, Phase
 
 Array = jax.Array
@@ -279,10 +278,9 @@ class Pix2PixTrainer:
         inputs (config.eval.split) as one PNG grid of (input, output, target)
         in samples/, one PNG per output in samples/<step>/, or one .npz of
         uint8 outputs 'x'."""
-        from jaxgan import pictures, train, writers
+        from jaxgan import pictures, train
 
-        if sample_format not in ("grid", "png", "npz"):
-            raise ValueError(f"sample_format must be 'grid', 'png' or 'npz', got {sample_format!r}")
+        check_sample_format(sample_format)
         trainer, _, state = train.restore_latest(config, workdir, step)
         num = num or (config.samples.num if sample_format == "grid" else config.eval.num_samples)
         inputs, targets = trainer.held_out(num)
@@ -293,18 +291,5 @@ class Pix2PixTrainer:
             arg = ({"input": inputs[i:i + batch_size], "image": targets[i:i + batch_size]}
                    if sample_format == "grid" else inputs[i:i + batch_size])
             parts.append(pictures.to_uint8(draw(state if sample_format == "grid" else state.g, arg)))
-        images = np.concatenate(parts)
-        at = int(state.step)
-        root = epath.Path(workdir) / "samples"
-        if jax.process_index() != 0:
-            return str(root)
-        if sample_format == "grid":
-            writer = writers.MetricWriter(workdir, config.train.num_steps)
-            path = writer.write_image(at, "translation", pictures.make_grid(images, cls.grid_columns))
-            writer.close()
-            return path
-        if sample_format == "npz":
-            return pictures.save_npz(root / f"translations_{at:08d}.npz", images)
-        for i, image in enumerate(images):
-            pictures.write_png(root / f"{at:08d}" / f"{i:06d}.png", image)
-        return str(root / f"{at:08d}")
+        return write_image_samples(config, workdir, int(state.step), np.concatenate(parts), sample_format,
+                                   "translation", cls.grid_columns)
