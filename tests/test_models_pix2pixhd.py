@@ -360,3 +360,27 @@ def test_bad_settings_are_refused():
         pix2pixhd.LocalEnhancer().init(jax.random.key(0), jnp.zeros((1, 48, 48, 3)))
     with pytest.raises(ValueError, match="netG must be"):
         pix2pixhd.define_G("unet")
+
+
+def torch_get_edges(t):
+    """The reference's Pix2PixHDModel.get_edges, on the CPU."""
+    edge = torch.zeros(t.size(), dtype=torch.bool)
+    edge[:, :, :, 1:] = edge[:, :, :, 1:] | (t[:, :, :, 1:] != t[:, :, :, :-1])
+    edge[:, :, :, :-1] = edge[:, :, :, :-1] | (t[:, :, :, 1:] != t[:, :, :, :-1])
+    edge[:, :, 1:, :] = edge[:, :, 1:, :] | (t[:, :, 1:, :] != t[:, :, :-1, :])
+    edge[:, :, :-1, :] = edge[:, :, :-1, :] | (t[:, :, 1:, :] != t[:, :, :-1, :])
+    return edge.float()
+
+
+def test_instance_edges_and_one_hot_labels_equal_the_reference():
+    rng = np.random.default_rng(0)
+    # Blocky instance ids (runs of equal ids, as real maps have) with Cityscapes-style ids.
+    inst = np.kron(rng.integers(0, 4, (2, 6, 5)), np.ones((1, 3, 4), np.int64)) * 1000 + 26
+    want = torch_get_edges(torch.from_numpy(inst[:, None])).numpy().transpose(0, 2, 3, 1)
+    got = np.asarray(jax.jit(pix2pixhd.instance_edges)(inst))
+    np.testing.assert_array_equal(got, want)
+    assert 0.1 < got.mean() < 0.9
+    labels = rng.integers(0, 35, (2, 18, 20, 1))
+    one_hot = torch.zeros(2, 35, 18, 20).scatter_(1, torch.from_numpy(labels.transpose(0, 3, 1, 2)), 1.0)
+    np.testing.assert_array_equal(np.asarray(pix2pixhd.one_hot_labels(labels, 35)),
+                                  one_hot.numpy().transpose(0, 2, 3, 1))

@@ -81,7 +81,8 @@ from jaxgan.models.pix2pix import (
 )
 
 __all__ = ["Encoder", "GlobalGenerator", "LocalEnhancer", "MultiscaleDiscriminator", "NLayerDiscriminator", "define_D",
-           "define_G", "downsample", "instance_average", "params_from_torch_state_dict"]
+           "define_G", "downsample", "instance_average", "instance_edges", "one_hot_labels",
+           "params_from_torch_state_dict"]
 
 Array = jax.Array
 
@@ -96,6 +97,28 @@ def check_norm(norm: str) -> str:
 def downsample(x: Array) -> Array:
     """torch's AvgPool2d(3, stride=2, padding=1, count_include_pad=False)."""
     return nn.avg_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), count_include_pad=False)
+
+
+def one_hot_labels(label_map: Array, label_nc: int, dtype=jnp.float32) -> Array:
+    """The reference's encode_input one-hot: label ids [N, H, W] or [N, H, W, 1]
+    (any int or float dtype; floats are truncated as its .long()) to [N, H, W,
+    label_nc]. Ids must lie in [0, label_nc): the data sources check them (an
+    id outside gives an all-zero pixel here, where torch's scatter_ fails)."""
+    ids = label_map.reshape(label_map.shape[:3]).astype(jnp.int32)
+    return jax.nn.one_hot(ids, label_nc, dtype=dtype)
+
+
+def instance_edges(inst: Array, dtype=jnp.float32) -> Array:
+    """The reference's get_edges: 1 where a pixel's left, right, upper or
+    lower neighbour has another instance id, else 0; [N, H, W] or [N, H, W, 1]
+    ids to [N, H, W, 1]."""
+    t = inst.reshape(inst.shape[:3])
+    dx = t[:, :, 1:] != t[:, :, :-1]
+    dy = t[:, 1:, :] != t[:, :-1, :]
+    no = lambda *widths: [(0, 0), *widths]  # pad the spatial axes only
+    edge = (jnp.pad(dx, no((0, 0), (1, 0))) | jnp.pad(dx, no((0, 0), (0, 1)))
+            | jnp.pad(dy, no((1, 0), (0, 0))) | jnp.pad(dy, no((0, 1), (0, 0))))
+    return edge[..., None].astype(dtype)
 
 
 def _conv(features: int, kernel: int, stride: int, padding: int, name: str) -> Conv2d:
