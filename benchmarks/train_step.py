@@ -115,10 +115,11 @@ def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dic
     phase = trainer.phases()[-1]
     # The batches of the phase's last step: its steady state (WGAN's warm-up
     # critic iterations come first).
-    train_step, n_d = phase.train_step, phase.num_batches(max(phase.num_steps, 1))
+    train_step, n_d = phase.step_fn(), phase.num_batches(max(phase.num_steps, 1))
     abstract = train.abstract_state(trainer, config, mesh)
     keys = phase.batch_keys
-    flops = float(step_flops.matmul_flops(train_step, abstract, _batch(config, mesh, keys, n_d, batch_size, True)))
+    flops = float(step_flops.matmul_flops(train_step, abstract, _batch(config, mesh, keys, n_d, batch_size, True),
+                                          phase.load_constants(abstract=True)))
     params = trainer.param_counts(abstract)
     result = {
         "config": args.config, "backend": jax.default_backend(), "devices": jax.device_count(),
@@ -137,7 +138,8 @@ def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dic
     jax.block_until_ready(state)
     _progress(f"batch {batch_size}: state created in {time.perf_counter() - t0:.1f} s (init compile included)")
     t0 = time.perf_counter()
-    compiled = jax.jit(train_step, donate_argnums=0).lower(state, batch).compile()
+    constants = jax.device_put(phase.load_constants(), parallel.replicated(mesh))
+    compiled = jax.jit(train_step, donate_argnums=0).lower(state, batch, constants).compile()
     compile_s = time.perf_counter() - t0
     _progress(f"batch {batch_size}: step compiled in {compile_s:.1f} s")
     cost = compiled.cost_analysis()
@@ -151,7 +153,7 @@ def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dic
     times = []
     for i in range(args.steps + 1):
         t0 = time.perf_counter()
-        state, metrics = compiled(state, batch)
+        state, metrics = compiled(state, batch, constants)
         jax.block_until_ready(metrics)
         if i:  # the first run includes one-off allocation
             times.append(time.perf_counter() - t0)

@@ -156,12 +156,17 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
     batch_sharding = parallel.batch_sharding(mesh, leading=1)
 
     def compile_phase(phase: Phase):
-        def step_fn(state, batch):
-            traces.append(None)  # runs once per trace: counts compilations
-            return phase.train_step(state, batch)
+        train_step = phase.step_fn()
 
-        return jax.jit(step_fn, in_shardings=(state_sharding, batch_sharding),
-                       out_shardings=(state_sharding, parallel.replicated(mesh)), donate_argnums=0)
+        def step_fn(state, batch, constants):
+            traces.append(None)  # runs once per trace: counts compilations
+            return train_step(state, batch, constants)
+
+        replicated = parallel.replicated(mesh)
+        jitted = jax.jit(step_fn, in_shardings=(state_sharding, batch_sharding, replicated),
+                         out_shardings=(state_sharding, replicated), donate_argnums=0)
+        constants = jax.device_put(phase.load_constants(), replicated)
+        return lambda state, batch: jitted(state, batch, constants)
 
     grid = jax.jit(trainer.sample_grid)
     fixed_inputs = grid_inputs(trainer, config)

@@ -111,7 +111,32 @@ class VaryingBatchesToyTrainer(ToyTrainer):
     batches_in_a = staticmethod(lambda step: 3 if step == 1 else 1)
 
 
-TOYS = {"toy": ToyTrainer, "toy_diverging": DivergingToyTrainer, "toy_varying": VaryingBatchesToyTrainer}
+class ConstantsToyTrainer(ToyTrainer):
+    """The toy whose phase b adds frozen weights (a phase constant, 2**18
+    floats: 1 MiB, as big as a program's embedded constants would show) to w."""
+
+    WEIGHTS = 2 ** 18
+    loads = []
+
+    def phases(self):
+        a, b = super().phases()
+        return [a, Phase("b", b.num_steps, self._step_b_with, (), constants=self._weights)]
+
+    def _weights(self, abstract=False):
+        if abstract:
+            return {"v": jax.ShapeDtypeStruct((self.WEIGHTS,), jnp.float32)}
+        self.loads.append(None)
+        v = np.full((self.WEIGHTS,), 0.35, np.float32)
+        v[1::2] = 0.15  # mean 0.25; not one repeated value, which a program would hold as a single number
+        return {"v": v}
+
+    def _step_b_with(self, state, batch, constants):
+        state, metrics = self._step_b(state, batch)
+        return state.replace(w=state.w + jnp.sum(constants["v"]) / self.WEIGHTS), metrics
+
+
+TOYS = {"toy": ToyTrainer, "toy_diverging": DivergingToyTrainer, "toy_varying": VaryingBatchesToyTrainer,
+        "toy_constants": ConstantsToyTrainer}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -209,3 +234,27 @@ def test_a_phase_can_take_a_different_number_of_batches_at_each_step(tmp_path):
     assert all(l["images_per_s"] >= 0 for l in lines[1:])
     with pytest.raises(ValueError, match=r"phase 'a': batches_per_step must be an int >= 1, got 0 \(for step 2\)"):
         Phase("a", 3, lambda s, b: (s, {}), ("image",), lambda step: step - 2).num_batches(2)
+
+
+def test_phase_constants_reach_the_step_as_an_argument_not_as_embedded_program_constants(tmp_path):
+    plain, with_constants = _config(5), _config(5)
+    with with_constants.unlocked():
+        with_constants.trainer = "toy_constants"
+    ConstantsToyTrainer.loads.clear()
+    train.train_and_evaluate(plain, str(tmp_path / "plain"))
+    train.train_and_evaluate(with_constants, str(tmp_path / "constants"))
+    assert len(ConstantsToyTrainer.loads) == 1  # loaded once, when phase b started
+    # Each of b's 2 steps halves w, and adds 0.25 with the constants: w / 4 + 0.375 instead of w / 4.
+    w_plain = np.asarray(_restore(tmp_path / "plain", plain).w)
+    w_constants = np.asarray(_restore(tmp_path / "constants", with_constants).w)
+    np.testing.assert_allclose(w_constants - w_plain, 0.375, atol=1e-6)
+
+    trainer = trainers.get_trainer(with_constants)
+    phase_b = trainer.phases()[1]
+    abstract = train.abstract_state(trainer, with_constants, parallel.make_mesh())
+    lowered = jax.jit(phase_b.step_fn()).lower(abstract, {}, phase_b.load_constants(abstract=True))
+    assert len(lowered.as_text()) < 100_000  # 1 MiB of weights as a constant would be megabytes of text
+    assert len(ConstantsToyTrainer.loads) == 1  # abstract: nothing loaded
+    # The same step with the weights closed over (what the protocol avoids) embeds them.
+    weights = phase_b.load_constants()
+    assert len(jax.jit(lambda s: phase_b.train_step(s, {}, weights)).lower(abstract).as_text()) > 1_000_000

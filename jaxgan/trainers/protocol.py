@@ -40,19 +40,39 @@ class Phase:
     compiled once per distinct n. `train_step(state, batch) -> (state, metrics)`
     is jitted by the loop (once per phase and n) with the state donated;
     metrics are scalars, averaged over the logging interval.
+
+    `constants`, when given, are frozen arrays the step reads and never
+    updates (the VGG19 weights of a perceptual loss), as a function
+    `constants(abstract=False)` that loads them; with abstract=True it returns
+    their jax.ShapeDtypeStructs and loads nothing (for tools that only
+    compile). The loop loads them when the phase starts, puts them on the
+    devices replicated and calls `train_step(state, batch, constants)`: a
+    jitted function would embed arrays it closes over in the program itself.
     """
 
     name: str
     num_steps: int
-    train_step: Callable[[Any, dict[str, Array]], tuple[Any, Metrics]]
+    train_step: Callable[..., tuple[Any, Metrics]]
     batch_keys: tuple[str, ...] = ("image", "label")
     batches_per_step: int | Callable[[int], int] = 1
+    constants: Callable[..., Any] | None = None
 
     def __post_init__(self):
         if self.num_steps < 0:
             raise ValueError(f"phase {self.name!r}: num_steps must be >= 0, got {self.num_steps}")
         if not callable(self.batches_per_step):
             self.num_batches(1)
+
+    def step_fn(self) -> Callable[[Any, dict[str, Array], Any], tuple[Any, Metrics]]:
+        """The step as a function of (state, batch, constants) for every
+        phase; a phase without constants gets None and ignores it."""
+        if self.constants is None:
+            return lambda state, batch, constants: self.train_step(state, batch)
+        return self.train_step
+
+    def load_constants(self, abstract: bool = False) -> Any:
+        """The phase's constants (None without any); see the class docstring."""
+        return None if self.constants is None else self.constants(abstract=abstract)
 
     def num_batches(self, step: int) -> int:
         """How many batches the step that makes state.step = `step` takes."""
