@@ -27,6 +27,19 @@ config given to `build_input` may leave them out):
   (jaxgan.data.paired; their batches add an "input" image and read
   `input_channels`, `direction`, `load_size`); 'synthetic' gives noise pairs
   when the config declares `input_channels`.
+- 'digit_canvas', 'pix2pixhd': pix2pixHD's label maps to images
+  (jaxgan.data.digit_canvas: canvases of MNIST-5k digits, no download;
+  jaxgan.data.pix2pixhd_folders: the reference's `<folder>/<split>_label`,
+  `_inst`, `_img` layout, or `_A`, `_B` with label_nc 0). Their batches have
+  "label_map" (int32 [B, H, W, 1]) and, with `instance`, "instance" (int32
+  ids) instead of "input", and read `label_nc` [0: the inputs are images],
+  `instance` [False], `load_size` [0]; 'pix2pixhd' also `folder`, `split`,
+  `input_channels` [3], `random_flip`. 'synthetic' gives random label maps
+  when the config declares `label_nc` > 0.
+  Paired pipelines have `input_shape` (the input image's, or the label map's
+  (H, W, 1)), `label_nc` and `has_instance` besides `image_shape`;
+  `paired.held_out_arrays(data_config, split, num)` gives any paired
+  source's held-out examples.
 Shared fields: `image_size`, `channels` [3; 1 or 3], `num_classes` [0:
 unconditional, labels are 0], `center_crop` [True: square crop of the short side
 before resizing], `random_flip` [None: True for photos, False for mnist5k],
@@ -47,8 +60,8 @@ DEFAULTS = dict(name="", split="train", tfds_data_dir="", image_key="image", lab
                 num_workers=2)
 # What mnist5k assumes of a data config that leaves these out: its own digits.
 MNIST5K_DEFAULTS = dict(channels=1, num_classes=10)
-# Sources of image pairs (jaxgan.data.paired): batches also have an "input".
-PAIRED_SOURCES = ("aligned", "edges2digits")
+# Paired sources (jaxgan.data.paired): batches also have an "input" image or a "label_map".
+PAIRED_SOURCES = ("aligned", "edges2digits", "digit_canvas", "pix2pixhd")
 
 
 class InputPipeline(Protocol):
@@ -70,7 +83,8 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
     process) examples per batch."""
     source = data_config.source
     data_config = with_defaults(data_config, **(MNIST5K_DEFAULTS if source == "mnist5k" else {}))
-    if source in PAIRED_SOURCES or (source == "synthetic" and "input_channels" in data_config):
+    if source in PAIRED_SOURCES or (source == "synthetic" and ("input_channels" in data_config
+                                                               or int(data_config.get("label_nc") or 0) > 0)):
         from jaxgan.data import paired
 
         return paired.build(with_defaults(data_config, **paired.PAIRED_DEFAULTS), batch_size=batch_size, seed=seed,
@@ -94,7 +108,7 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
 
         return mnist5k.build(data_config, **kwargs)
     raise ValueError(f"unknown data source {source!r} (config.data.source); known: 'synthetic', 'tfds', "
-                     "'folder', 'mnist5k', 'aligned', 'edges2digits'")
+                     "'folder', 'mnist5k', 'aligned', 'edges2digits', 'digit_canvas', 'pix2pixhd'")
 
 
 def with_defaults(data_config: Any, **source_defaults: Any) -> ml_collections.ConfigDict:
