@@ -68,6 +68,9 @@ def parse_args(argv=None):
     p.add_argument("--dtype", choices=["float32", "bfloat16"], help="compute dtype (default: the config's)")
     p.add_argument("--grad-accum", type=int, help="micro-batches per update (default: the config's)")
     p.add_argument("--num-d-steps", type=int, help="D steps per G step (default: the config's)")
+    p.add_argument("--height", type=int, help="image height (default: data.image_size; fully convolutional "
+                                              "families such as pix2pixHD train on non-square crops)")
+    p.add_argument("--width", type=int, help="image width (default: data.image_size)")
     p.add_argument("--buffers", type=int, default=0, metavar="N",
                    help="also list the N largest buffers live at the memory peak (from XLA's dump: with a "
                         "persistent compilation cache set JAX_ENABLE_COMPILATION_CACHE=false, a cached program dumps nothing)")
@@ -76,7 +79,7 @@ def parse_args(argv=None):
     args, config = configs.parse_args(p, argv)
     if args.topology and args.devices:
         p.error("--topology fixes the devices; leave out --devices")
-    for name in ("batch", "per_device_batch", "devices", "grad_accum", "num_d_steps"):
+    for name in ("batch", "per_device_batch", "devices", "grad_accum", "num_d_steps", "height", "width"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be positive")
     return args, config
@@ -168,12 +171,45 @@ def largest_buffers(dump_dir: str, n: int) -> dict | None:
     return {"peak_bytes": peak, "top": [{"bytes": b, "gib": round(b / GIB, 3), "op": name} for b, name in buffers[:n]]}
 
 
+def step_batch(config, mesh, keys, batches_per_step: int, batch_size: int, abstract: bool,
+               height: int | None = None, width: int | None = None):
+    """A batch of the phase's `keys` ([batches_per_step, batch_size, ...],
+    sharded as the loop shards it) of the config's data shape (images
+    height x width, default data.image_size square): synthetic arrays, or
+    their ShapeDtypeStructs (nothing allocated: the full-size configs'
+    batches take gigabytes)."""
+    import jax
+    import numpy as np
+
+    from jaxgan import parallel
+
+    d = config.data
+    h, w = height or d.image_size, width or d.image_size
+    lead = (batches_per_step, batch_size)
+    shapes = {"image": ((*lead, h, w, d.channels), np.float32), "label": (lead, np.int32),
+              # image-to-image families: the input image, or pix2pixHD's label and instance maps
+              "input": ((*lead, h, w, d.get("input_channels", 3)), np.float32),
+              "label_map": ((*lead, h, w, 1), np.int32), "instance": ((*lead, h, w, 1), np.int32)}
+    missing = [k for k in keys if k not in shapes]
+    if missing:
+        raise ValueError(f"no synthetic batch for the keys {missing}")
+    shapes = {k: shapes[k] for k in keys}
+    sharding = parallel.batch_sharding(mesh, leading=1)
+    if abstract:
+        return {k: jax.ShapeDtypeStruct(shape, dtype, sharding=sharding) for k, (shape, dtype) in shapes.items()}
+    rng = np.random.default_rng(0)
+    uniform = lambda shape: rng.uniform(-1, 1, shape).astype(np.float32)
+    ids = lambda high: lambda shape: rng.integers(0, max(high, 1), shape).astype(np.int32)
+    draw = {"image": uniform, "input": uniform, "label": ids(d.num_classes), "label_map": ids(d.get("label_nc", 0)),
+            "instance": ids(1000)}
+    return parallel.global_batch({k: draw[k](shape) for k, (shape, _) in shapes.items()}, mesh, leading=1)
+
+
 def main(argv=None) -> dict:
     args, config = parse_args(argv)
     _setup_environment(args)
 
     import jax
-    import jax.numpy as jnp
 
     from jaxgan import parallel, train
     from jaxgan.trainers import get_trainer
@@ -206,15 +242,23 @@ def main(argv=None) -> dict:
     trainer = get_trainer(config, mesh)
 
     # As train.create_state and train_and_evaluate: state replicated, batch
-    # [num_d_steps, B, ...] sharded on `data` along axis 1; but only shapes.
+    # [batches per step, B, ...] sharded on `data` along axis 1, the phase's
+    # constants replicated; but only shapes. The last phase's steady state.
     replicated = parallel.replicated(mesh)
     state = train.abstract_state(trainer, config, mesh)
-    n_d, batch_size, res = config.train.num_d_steps, config.train.batch_size, config.model.resolution
+    phase = trainer.phases()[-1]
+    n_d, batch_size = phase.num_batches(max(phase.num_steps, 1)), config.train.batch_size
     batch_sharding = parallel.batch_sharding(mesh, leading=1)
-    batch = {"image": jax.ShapeDtypeStruct((n_d, batch_size, res, res, 3), jnp.float32, sharding=batch_sharding),
-             "label": jax.ShapeDtypeStruct((n_d, batch_size), jnp.int32, sharding=batch_sharding)}
+    batch = step_batch(config, mesh, phase.batch_keys, n_d, batch_size, True, args.height, args.width)
+    constants = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated),
+                                       phase.load_constants(abstract=True))
     state_sharding = jax.tree_util.tree_map(lambda a: a.sharding, state)
-    step = jax.jit(trainer.train_step, in_shardings=(state_sharding, batch_sharding),
+    step_fn = phase.step_fn()
+
+    def train_step(state, batch, constants):  # the name XLA's dump files (and --buffers) look for
+        return step_fn(state, batch, constants)
+
+    step = jax.jit(train_step, in_shardings=(state_sharding, batch_sharding, replicated),
                    out_shardings=(state_sharding, replicated), donate_argnums=0)
 
     dump_dir = args.dump_dir or (tempfile.mkdtemp(prefix="jaxgan-aot-") if args.buffers else None)
@@ -223,7 +267,7 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     error = None
     try:
-        compiled = step.lower(state, batch).compile(compiler_options=options)
+        compiled = step.lower(state, batch, constants).compile(compiler_options=options)
     except jax.errors.JaxRuntimeError as e:  # an accelerator compiler refuses what exceeds the device memory
         if "RESOURCE_EXHAUSTED" not in str(e):
             raise
@@ -238,8 +282,8 @@ def main(argv=None) -> dict:
     result = {
         "config": args.config, "backend": devices[0].platform, "device_kind": devices[0].device_kind,
         "topology": args.topology, "devices": n, "global_batch": batch_size, "per_device_batch": batch_size // n,
-        "grad_accum_steps": config.train.grad_accum_steps,
-        "num_d_steps": n_d, "dtype": config.dtype,
+        "grad_accum_steps": config.train.get("grad_accum_steps"), "num_d_steps": n_d, "dtype": config.dtype,
+        "image_hw": [args.height or config.data.image_size, args.width or config.data.image_size],
         **{f"params_{name}": count for name, count in trainer.param_counts(state).items()},
         "state_bytes": tree_bytes(state), **mem, "peak_estimate_bytes": peak,
         "peak_estimate_gib": round(peak / GIB, 3) if peak is not None else None, "compile_s": round(compile_s, 2),

@@ -45,7 +45,6 @@ if __name__ == "__main__":  # before JAX is imported: XLA:CPU steps are faster w
     host_memory.reexec_with_huge_pages()
 
 import jax  # noqa: E402
-import numpy as np  # noqa: E402
 
 from benchmarks import aot_memory, step_flops  # noqa: E402
 from jaxgan import configs, parallel, train  # noqa: E402
@@ -83,27 +82,6 @@ def _progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _batch(config, mesh, keys, batches_per_step: int, batch_size: int, abstract: bool):
-    """A batch of synthetic images and labels (those of `keys`, the phase's)
-    of the config's data shape, sharded as the loop shards it, or its
-    ShapeDtypeStructs (nothing allocated: the full-size configs' batches take
-    gigabytes)."""
-    size = config.data.image_size
-    shapes = {"image": ((batches_per_step, batch_size, size, size, config.data.channels), np.float32),
-              "label": ((batches_per_step, batch_size), np.int32)}
-    if "input_channels" in config.data:  # image-to-image families: the input image beside the target
-        shapes["input"] = ((batches_per_step, batch_size, size, size, config.data.input_channels), np.float32)
-    shapes = {k: v for k, v in shapes.items() if k in keys}
-    sharding = parallel.batch_sharding(mesh, leading=1)
-    if abstract:
-        return {k: jax.ShapeDtypeStruct(shape, dtype, sharding=sharding) for k, (shape, dtype) in shapes.items()}
-    rng = np.random.default_rng(0)
-    draw = {"image": lambda shape: rng.uniform(-1, 1, shape).astype(np.float32),
-            "input": lambda shape: rng.uniform(-1, 1, shape).astype(np.float32),
-            "label": lambda shape: rng.integers(0, max(config.data.num_classes, 1), shape).astype(np.int32)}
-    return parallel.global_batch({k: draw[k](shape) for k, (shape, _) in shapes.items()}, mesh, leading=1)
-
-
 def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dict:
     """Compiles and (unless --dry-run) times the step at `batch_size`. A dry
     run counts parameters and FLOPs from the abstract state (jax.eval_shape)
@@ -118,7 +96,7 @@ def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dic
     train_step, n_d = phase.step_fn(), phase.num_batches(max(phase.num_steps, 1))
     abstract = train.abstract_state(trainer, config, mesh)
     keys = phase.batch_keys
-    flops = float(step_flops.matmul_flops(train_step, abstract, _batch(config, mesh, keys, n_d, batch_size, True),
+    flops = float(step_flops.matmul_flops(train_step, abstract, aot_memory.step_batch(config, mesh, keys, n_d, batch_size, True),
                                           phase.load_constants(abstract=True)))
     params = trainer.param_counts(abstract)
     result = {
@@ -132,7 +110,7 @@ def measure(config, mesh, args, batch_size: int, check_fit: bool = False) -> dic
         print(json.dumps(result), flush=True)
         return result
 
-    batch = _batch(config, mesh, keys, n_d, batch_size, False)
+    batch = aot_memory.step_batch(config, mesh, keys, n_d, batch_size, False)
     t0 = time.perf_counter()
     state, _ = train.create_state(trainer, config, mesh)
     jax.block_until_ready(state)
