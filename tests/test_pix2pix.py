@@ -48,18 +48,17 @@ def restore(workdir, config, subdir=None):
     return state, data
 
 
-def train_on_one_device(workdir: Path) -> str:
-    """`python -m jaxgan.main` on the smoke config (smoke()) with one CPU
-    device; its output. One device because XLA:CPU's collectives, with this
+def train_on_one_device(workdir: Path, config_args=(f"{REPO / 'configs'}/{SMOKE[0]}:{SMOKE[1]}", *SMOKE[2:])) -> str:
+    """`python -m jaxgan.main --config <config_args> --workdir <workdir>`
+    (default: the smoke config, smoke()) with one CPU device; its output. One device because XLA:CPU's collectives, with this
     family's many BatchNorm all-reduces per step, can deadlock the 8 fake
     devices' shared thread pool (3 of 6 pytest runs hung in the first
     training run with every pool thread in an all-reduce; 0 of 3 standalone
     runs did). Seen only with fake CPU devices; the cause is not pinned down."""
     env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "").replace(
         "--xla_force_host_platform_device_count=8", "--xla_force_host_platform_device_count=1"))
-    run = subprocess.run([sys.executable, "-m", "jaxgan.main", "--config", f"{REPO / 'configs'}/{SMOKE[0]}:{SMOKE[1]}",
-                          *SMOKE[2:], "--workdir", str(workdir)], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=900)
+    run = subprocess.run([sys.executable, "-m", "jaxgan.main", "--config", *config_args, "--workdir", str(workdir)],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     return run.stdout + run.stderr
 
