@@ -13,7 +13,8 @@ from absl import flags
 
 from jaxgan.trainers.protocol import BestMetric, Phase, Trainer
 
-__all__ = ["BestMetric", "Phase", "Trainer", "define_flag", "define_image_sample_flags", "define_sample_flags",
+__all__ = ["BestMetric", "Phase", "Trainer", "TranslationSampleFlags", "define_flag", "define_image_sample_flags",
+           "define_sample_flags",
            "check_sample_format", "get_trainer", "register", "registered", "trainer_class", "write_image_samples"]
 
 # name -> "module:Class", imported when first used.
@@ -75,6 +76,21 @@ def define_image_sample_flags() -> None:
 
 
 SAMPLE_FORMATS = ("grid", "png", "npz")
+
+
+class TranslationSampleFlags:
+    """`define_sample_flags` and `sample_options` of the families whose
+    `--mode sample` translates held-out inputs (no random draws, so no
+    --seed): write_samples(config, workdir, num, sample_format=, batch_size=, step=)."""
+
+    @classmethod
+    def define_sample_flags(cls) -> None:
+        define_image_sample_flags()
+
+    @classmethod
+    def sample_options(cls, flag_values: Any) -> dict[str, Any]:
+        return dict(num=flag_values.num_samples, sample_format=flag_values.sample_format,
+                    batch_size=flag_values.batch_size, step=flag_values.step)
 
 
 def check_sample_format(sample_format: str) -> str:

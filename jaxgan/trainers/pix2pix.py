@@ -37,7 +37,7 @@ import optax
 
 from jaxgan.models import pix2pix as networks
 from jaxgan.state import count_params, step_key
-from jaxgan.trainers import check_sample_format, define_image_sample_flags, write_image_samples
+from jaxgan.trainers import TranslationSampleFlags, check_sample_format, write_image_samples
 from jaxgan.trainers.protocol import BestMetric, Phase
 
 Array = jax.Array
@@ -105,7 +105,7 @@ def _as_channels(x: Array, channels: int) -> Array:
     return jnp.mean(x, axis=-1, keepdims=True)
 
 
-class Pix2PixTrainer:
+class Pix2PixTrainer(TranslationSampleFlags):
     """See the module docstring; the protocol is jaxgan/trainers/protocol.py."""
 
     grid_name = "translations"
@@ -262,15 +262,6 @@ class Pix2PixTrainer:
         return evaluate
 
     # ------------------------------------------------------- --mode sample
-    @classmethod
-    def define_sample_flags(cls) -> None:
-        define_image_sample_flags()
-
-    @classmethod
-    def sample_options(cls, flag_values: Any) -> dict[str, Any]:
-        return dict(num=flag_values.num_samples, sample_format=flag_values.sample_format,
-                    batch_size=flag_values.batch_size, step=flag_values.step)
-
     @classmethod
     def write_samples(cls, config: Any, workdir: str, num: int | None = None, *, sample_format: str = "grid",
                       batch_size: int | None = None, step: int | None = None) -> str:

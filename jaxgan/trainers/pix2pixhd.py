@@ -61,7 +61,7 @@ import optax
 
 from jaxgan.models import pix2pixhd as networks
 from jaxgan.state import count_params, step_key
-from jaxgan.trainers import check_sample_format, define_image_sample_flags, write_image_samples
+from jaxgan.trainers import TranslationSampleFlags, check_sample_format, write_image_samples
 from jaxgan.trainers.pix2pix import GAN_MODES, SAMPLE_MODES, _apply, _split, gan_loss
 from jaxgan.trainers.protocol import BestMetric, Phase
 
@@ -130,7 +130,7 @@ def label_colors(label_nc: int) -> np.ndarray:
     return (2.0 * rgb - 1.0).astype(np.float32)
 
 
-class Pix2PixHDTrainer:
+class Pix2PixHDTrainer(TranslationSampleFlags):
     """See the module docstring; the protocol is jaxgan/trainers/protocol.py."""
 
     grid_name = "translations"
@@ -414,15 +414,6 @@ class Pix2PixHDTrainer:
         return evaluate
 
     # ------------------------------------------------------- --mode sample
-    @classmethod
-    def define_sample_flags(cls) -> None:
-        define_image_sample_flags()
-
-    @classmethod
-    def sample_options(cls, flag_values: Any) -> dict[str, Any]:
-        return dict(num=flag_values.num_samples, sample_format=flag_values.sample_format,
-                    batch_size=flag_values.batch_size, step=flag_values.step)
-
     @classmethod
     def write_samples(cls, config: Any, workdir: str, num: int | None = None, *, sample_format: str = "grid",
                       batch_size: int | None = None, step: int | None = None) -> str:
