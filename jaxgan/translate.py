@@ -1,4 +1,4 @@
-"""Translate a folder with a trained pix2pix or pix2pixHD generator:
+"""Translate a folder with a trained pix2pix, pix2pixHD or CycleGAN generator:
 `python -m jaxgan.translate`, the reference test scripts' job
 (junyanz/pytorch-CycleGAN-and-pix2pix test.py, NVIDIA/pix2pixHD test.py and
 encode_features.py).
@@ -10,6 +10,8 @@ without torch), described with the references' own option names:
 
     # a jaxgan run
     python -m jaxgan.translate --workdir runs/facades --input photos/ --output out/
+    # a jaxgan CycleGAN run: G_A (A to B, the default) or G_B (--direction BtoA)
+    python -m jaxgan.translate --workdir runs/horse2zebra --direction BtoA --input zebras/ --output horses/
     # the reference's pix2pix (facades_label2photo: unet_256, batch norm)
     python -m jaxgan.translate --weights latest_net_G.pth --arch unet_256 --input labels/ --output out/
     # aligned A|B files, translating the right half (B) as the reference's --direction BtoA
@@ -28,6 +30,10 @@ without torch), described with the references' own option names:
         --instance train_inst/ --output clusters.npz
     python -m jaxgan.translate --workdir runs/city_feat --input test_label/ --instance test_inst/ \\
         --features clusters.npz --seed 3 --output out/
+
+A CycleGAN run holds two generators: --direction AtoB (default) translates
+with G_A (domain A to B), BtoA with G_B (B to A); with --aligned the same flag
+also picks the half of each file (the left one for AtoB).
 
 Inputs (--input, files sorted by name; --instance, --encode-from and --labels
 pair with them in that order): pix2pix reads images (RGB, or grey with
@@ -169,21 +175,25 @@ def pix2pixhd_multiple(netG: str, n_downsample_global: int, n_local_enhancers: i
     return max(multiple, 2 ** int(n_downsample_E)) if n_downsample_E is not None else multiple
 
 
-def network_from_run(config: Any, workdir: str, step: int | None = None) -> Network:
-    """G (and E) of a pix2pix or pix2pixHD run's checkpoint (default the
-    latest), restored alone (D and the optimizer states stay on disk) on one
-    device."""
+def network_from_run(config: Any, workdir: str, step: int | None = None, direction: str = "AtoB") -> Network:
+    """G (and E) of a pix2pix, pix2pixHD or CycleGAN run's checkpoint (default
+    the latest), restored alone (D and the optimizer states stay on disk) on
+    one device; of a CycleGAN run G_A for `direction` 'AtoB', G_B for 'BtoA'."""
     from jaxgan import checkpoint
     from jaxgan.trainers import get_trainer
 
-    if config.trainer not in ("pix2pix", "pix2pixhd"):
-        raise ValueError(f"the run in {workdir} trains {config.trainer!r}: jaxgan.translate takes pix2pix and "
-                         "pix2pixhd runs")
+    if config.trainer not in ("pix2pix", "pix2pixhd", "cyclegan"):
+        raise ValueError(f"the run in {workdir} trains {config.trainer!r}: jaxgan.translate takes pix2pix, "
+                         "pix2pixhd and cyclegan runs")
+    if direction not in ("AtoB", "BtoA"):
+        raise ValueError(f"--direction must be 'AtoB' or 'BtoA', got {direction!r}")
     if "://" not in str(workdir) and not os.path.isdir(workdir):
         raise FileNotFoundError(f"no workdir {workdir}")
     trainer = get_trainer(config)
     abstract = jax.eval_shape(trainer.init_state, jax.random.key(config.seed))
-    wanted = {"g": abstract.g}
+    cyclegan = config.trainer == "cyclegan"
+    g_name = ("g_a" if direction == "AtoB" else "g_b") if cyclegan else "g"
+    wanted = {g_name: getattr(abstract, g_name)}
     if getattr(trainer, "E", None) is not None:
         wanted["e"] = abstract.e
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
@@ -200,8 +210,16 @@ def network_from_run(config: Any, workdir: str, step: int | None = None) -> Netw
     finally:
         ckpt.close()
     m, d = config.model, config.data
+    description = f"the {config.trainer} run in {workdir} at step {step}"
+    if cyclegan:
+        # G_A reads domain A (input_channels) and writes B (channels); G_B the other way round. Both in eval
+        # mode by default: with CycleGAN's instance norm and no dropout it is the reference's train-mode test.
+        a_nc, b_nc = int(d.input_channels), int(d.channels)
+        G, input_nc, output_nc = (trainer.G_A, a_nc, b_nc) if direction == "AtoB" else (trainer.G_B, b_nc, a_nc)
+        return Network("pix2pix", G, restored[g_name], input_nc, output_nc, pix2pix_multiple(m.g.netG),
+                       description=f"{description} (G_{g_name[-1].upper()}, {direction})")
     common = dict(G=trainer.G, g=restored["g"], output_nc=int(d.channels), default_mode=m.sample_mode,
-                  description=f"the {config.trainer} run in {workdir} at step {step}")
+                  description=description)
     if config.trainer == "pix2pix":
         return Network("pix2pix", input_nc=int(d.input_channels), multiple=pix2pix_multiple(m.g.netG), **common)
     e_down = int(m.e.n_downsample_E) if trainer.E is not None else None
@@ -792,7 +810,7 @@ def define_flags(fv: flags.FlagValues, argv: Sequence[str]) -> None:
     s, i, b, e, f = (functools.partial(getattr(flags, f"DEFINE_{kind}"), flag_values=fv)
                      for kind in ("string", "integer", "boolean", "enum", "float"))
     # Where the weights come from.
-    s("workdir", None, "A jaxgan pix2pix / pix2pixhd run: its checkpoints (and config.json) are read.")
+    s("workdir", None, "A jaxgan pix2pix / pix2pixhd / cyclegan run: its checkpoints (and config.json) are read.")
     configs.DEFINE_config_file("config", "With --workdir: the run's config file (configs/NAME.py[:variant], "
                                "--config.FIELD=VALUE overrides); default the workdir's config.json.",
                                flag_values=fv, sys_argv=list(argv))
@@ -826,7 +844,8 @@ def define_flags(fv: flags.FlagValues, argv: Sequence[str]) -> None:
     s("instance", None, "pix2pixHD: directory of instance-id maps, paired with --input by sorted order (required "
       "unless the model has none).")
     b("aligned", False, "pix2pix: each input file is A|B side by side; --direction picks the input half.")
-    e("direction", "AtoB", ["AtoB", "BtoA"], "With --aligned: AtoB translates the left half, BtoA the right.")
+    e("direction", "AtoB", ["AtoB", "BtoA"], "With --aligned: AtoB translates the left half, BtoA the right. With a "
+      "cyclegan --workdir: AtoB translates with G_A (A to B), BtoA with G_B (B to A).")
     s("encode-from", None, "pix2pixHD --instance_feat: directory of real images whose encoder features G reads "
       "(the reference's --use_encoded_image), paired with --input by sorted order.")
     s("features", None, "pix2pixHD --instance_feat: clusters.npz of --encode-features; one centre of each "
@@ -908,7 +927,7 @@ def run(argv: Sequence[str]) -> str:
         from jaxgan.generator import load_config
 
         config = v("config") if fv["config"].present else load_config(workdir)
-        net = network_from_run(config, workdir, v("step"))
+        net = network_from_run(config, workdir, v("step"), v("direction"))
     else:
         arch = v("arch")
         if arch in PIX2PIX_ARCHS:

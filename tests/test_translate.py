@@ -161,6 +161,35 @@ def test_a_jaxgan_run_translates_as_its_trainer(tmp_path):
         cli("--workdir", tmp_path / "run", "--step", 7, "--input", tmp_path / "in", "--output", tmp_path / "o2")
 
 
+def test_a_cyclegan_run_translates_with_g_a_or_g_b_by_direction(tmp_path):
+    import jax
+
+    from jaxgan import checkpoint, configs
+    from jaxgan.trainers import get_trainer
+
+    config = configs.load(f"{REPO}/configs/cyclegan_thick_digits.py:smoke")
+    trainer = get_trainer(config)
+    abstract = jax.eval_shape(trainer.init_state, jax.random.key(0))
+    rng = np.random.default_rng(7)
+    # Both generators random and O(1), and different, the rest zeros (as above).
+    random = lambda a: (rng.normal(0, 1 / np.sqrt(np.prod(a.shape[:3])), a.shape) if a.ndim == 4
+                        else rng.normal(0, 0.2, a.shape)).astype(a.dtype)
+    state = jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), abstract)
+    state = state.replace(g_a=jax.tree_util.tree_map(random, abstract.g_a),
+                          g_b=jax.tree_util.tree_map(random, abstract.g_b), step=np.int32(2))
+    ckpt = checkpoint.Checkpointer(str(tmp_path / "run"), 1, checkpoint.config_to_json(config))
+    ckpt.save(2, state, {}, force=True)
+    ckpt.close()
+    images = scale(np.stack([save_png(tmp_path / "in" / f"{n}.png", smooth_image(rng, 32, 32, 1)) for n in "ab"]))
+    for direction, g in (("AtoB", state.g_a), ("BtoA", state.g_b)):
+        out = tmp_path / direction
+        cli("--workdir", tmp_path / "run", "--direction", direction, "--input", tmp_path / "in", "--output", out,
+            "--output-format", "npz", "--batch-size", 2)
+        want = np.asarray(jax.jit(trainer.translate, static_argnums=2)(g, images, direction))
+        assert np.std(want) > 0.05
+        np.testing.assert_allclose(load_npz(out)[0], want, atol=1e-5, rtol=0)
+
+
 # --------------------------------------------------------------------------
 # pix2pixHD
 

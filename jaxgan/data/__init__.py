@@ -40,6 +40,14 @@ config given to `build_input` may leave them out):
   (H, W, 1)), `label_nc` and `has_instance` besides `image_shape`;
   `paired.held_out_arrays(data_config, split, num)` gives any paired
   source's held-out examples.
+- 'thick_digits', 'unaligned': unpaired images of two domains for CycleGAN,
+  batched as "input" (domain A) and "image" (domain B), never a pair
+  (jaxgan.data.thick_digits: MNIST-5k digits and the thickened other half of
+  them, no download; jaxgan.data.unaligned: the reference's `<folder>/<split>A`
+  and `<split>B` with a random B per A). They read the paired sources' fields
+  (`input_channels`, `direction`, `load_size`; 'unaligned' also `folder`,
+  `split`, `random_flip`); `thick_digits.held_out` / `unaligned.held_out` give
+  their held-out images.
 Shared fields: `image_size`, `channels` [3; 1 or 3], `num_classes` [0:
 unconditional, labels are 0], `center_crop` [True: square crop of the short side
 before resizing], `random_flip` [None: True for photos, False for mnist5k],
@@ -62,6 +70,8 @@ DEFAULTS = dict(name="", split="train", tfds_data_dir="", image_key="image", lab
 MNIST5K_DEFAULTS = dict(channels=1, num_classes=10)
 # Paired sources (jaxgan.data.paired): batches also have an "input" image or a "label_map".
 PAIRED_SOURCES = ("aligned", "edges2digits", "digit_canvas", "pix2pixhd")
+# Unpaired sources (CycleGAN): batches hold an "input" image of domain A and an "image" of domain B.
+UNPAIRED_SOURCES = ("thick_digits", "unaligned")
 
 
 class InputPipeline(Protocol):
@@ -89,6 +99,12 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
 
         return paired.build(with_defaults(data_config, **paired.PAIRED_DEFAULTS), batch_size=batch_size, seed=seed,
                             process_index=process_index, process_count=process_count)
+    if source in UNPAIRED_SOURCES:
+        from jaxgan.data import paired, thick_digits, unaligned
+
+        module = thick_digits if source == "thick_digits" else unaligned
+        return module.build(with_defaults(data_config, **paired.PAIRED_DEFAULTS), batch_size=batch_size, seed=seed,
+                            process_index=process_index, process_count=process_count)
     if source == "synthetic":
         from jaxgan.data.synthetic import SyntheticImages
 
@@ -108,7 +124,8 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
 
         return mnist5k.build(data_config, **kwargs)
     raise ValueError(f"unknown data source {source!r} (config.data.source); known: 'synthetic', 'tfds', "
-                     "'folder', 'mnist5k', 'aligned', 'edges2digits', 'digit_canvas', 'pix2pixhd'")
+                     "'folder', 'mnist5k', 'aligned', 'edges2digits', 'digit_canvas', 'pix2pixhd', 'thick_digits', "
+                     "'unaligned'")
 
 
 def with_defaults(data_config: Any, **source_defaults: Any) -> ml_collections.ConfigDict:

@@ -21,6 +21,7 @@ __all__ = ["BestMetric", "Phase", "Trainer", "TranslationSampleFlags", "define_f
 _REGISTRY: dict[str, str | type] = {
     "biggan": "jaxgan.trainers.biggan:BigGANTrainer",
     "classic": "jaxgan.trainers.classic:ClassicTrainer",
+    "cyclegan": "jaxgan.trainers.cyclegan:CycleGANTrainer",
     "pix2pix": "jaxgan.trainers.pix2pix:Pix2PixTrainer",
     "pix2pixhd": "jaxgan.trainers.pix2pixhd:Pix2PixHDTrainer",
 }
