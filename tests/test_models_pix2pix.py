@@ -267,3 +267,115 @@ def test_bad_settings_are_refused():
         pix2pix.define_D("basic", norm="group")
     with pytest.raises(ValueError, match="divisible by 256"):
         pix2pix.define_G("unet_256").init(jax.random.key(0), jnp.zeros((1, 128, 128, 3)))
+
+
+# --------------------------------------------------------------------------
+# bfloat16 compute: float32 parameters and statistics, bfloat16 activations
+
+
+def f32_and_bf16(make, tmodule, inputs, train, rngs=None, grads_f32=False):
+    """make(dtype)'s network on tmodule's weights, run in float32 and in
+    bfloat16 on the same parameters: {'f32', 'bf16': outputs, 'stats': the
+    bfloat16 run's batch_stats updates, 'grads': the gradients of a float32
+    loss through the bfloat16 network w.r.t. the parameters, and with
+    grads_f32 'grads_f32': the same loss's through the float32 network}."""
+    f32, bf16 = make(jnp.float32), make(jnp.bfloat16)
+    init = lambda module: jax.eval_shape(lambda k: module.init(k, *inputs, train=False), jax.random.key(0))
+    like = init(bf16)
+    # Parameters and running statistics stay float32, with the float32 network's names and shapes.
+    assert {leaf.dtype for leaf in jax.tree_util.tree_leaves(like)} == {jnp.dtype(jnp.float32)}
+    assert jax.tree_util.tree_map(jnp.shape, like) == jax.tree_util.tree_map(jnp.shape, init(f32))
+    variables = pix2pix.params_from_torch_state_dict(state_dict(tmodule), like=like)
+
+    def loss(module, params):
+        out, stats = module.apply({**variables, "params": params}, *inputs, train=train, rngs=rngs,
+                                  mutable=["batch_stats"])
+        # A float32 loss on every output, with random weights so that no gradient vanishes by symmetry.
+        outs = jax.tree_util.tree_leaves(out)
+        keys = jax.random.split(jax.random.key(9), len(outs))
+        total = sum(jnp.mean(o.astype(jnp.float32) * jax.random.normal(k, o.shape)) for o, k in zip(outs, keys))
+        return total, (out, stats)
+
+    @jax.jit
+    def run(params):
+        # One program: each compile of a backward pass costs seconds on the CPU.
+        (_, (got, stats)), grads = jax.value_and_grad(functools.partial(loss, bf16), has_aux=True)(params)
+        result = {"bf16": got, "stats": stats, "grads": grads}
+        if grads_f32:
+            (_, (result["f32"], _)), result["grads_f32"] = jax.value_and_grad(functools.partial(loss, f32),
+                                                                               has_aux=True)(params)
+        else:
+            result["f32"] = loss(f32, params)[1][0]
+        return result
+
+    return run(variables["params"])
+
+
+def assert_bf16_close(result, atol=None, rtol=None, out_dtype=jnp.bfloat16):
+    """The bfloat16 network's outputs (of out_dtype) within atol (or rtol
+    times the largest float32 output) of the float32 ones; float32 running
+    statistics; float32, finite, nonzero gradients, with the direction of
+    float32's when the result has them."""
+    # In numpy: an eager jnp op compiles a program for each new shape, seconds over a network's leaves.
+    result = jax.device_get(result)
+    got, want = jax.tree_util.tree_leaves(result["bf16"]), jax.tree_util.tree_leaves(result["f32"])
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.dtype == out_dtype and w.dtype == np.float32 and g.shape == w.shape
+        assert np.std(w) > 0.1, "outputs nearly constant: the comparison would show little"
+        err = np.abs(g.astype(np.float32) - w).max()
+        assert err < (atol if atol is not None else rtol * np.abs(w).max()), err
+    for s in jax.tree_util.tree_leaves(result["stats"]):
+        assert s.dtype == np.float32 and np.isfinite(s).all()
+    grads = jax.tree_util.tree_leaves(result["grads"])
+    assert all(g.dtype == np.float32 and np.isfinite(g).all() for g in grads)
+    flat = np.concatenate([g.ravel() for g in grads])
+    assert np.linalg.norm(flat) > 0
+    if "grads_f32" in result:
+        flat_f32 = np.concatenate([g.ravel() for g in jax.tree_util.tree_leaves(result["grads_f32"])])
+        # Not elementwise: with random loss weights the sums behind each gradient cancel, and the few
+        # activations whose sign (LeakyReLU's slope) bfloat16 rounding flips move them by several percent.
+        cos = flat @ flat_f32 / (np.linalg.norm(flat) * np.linalg.norm(flat_f32))
+        assert cos > 0.98, cos
+
+
+def test_unet_in_bfloat16_stays_close_to_float32():
+    tmodule = randomize(TorchUnetGenerator(3, 2, 5, 8, "batch", use_dropout=False), 0)
+    result = f32_and_bf16(lambda dtype: pix2pix.define_G("unet_32", 2, 8, "batch", dtype=dtype), tmodule,
+                          (jnp.asarray(images(3, 3, 32).transpose(0, 2, 3, 1)),), True)
+    assert_bf16_close(result, atol=0.05)
+
+
+def test_resnet_generator_with_dropout_in_bfloat16_stays_close_to_float32():
+    # Training mode: the same dropout masks in both dtypes (drawn from the key, not from the activations).
+    tmodule = randomize(TorchResnetGenerator(3, 3, 8, "instance", True, 1), 2)
+    result = f32_and_bf16(lambda dtype: pix2pix.ResnetGenerator(3, 8, "instance", True, 1, dtype=dtype), tmodule,
+                          (jnp.asarray(images(2, 3, 32).transpose(0, 2, 3, 1)),), True,
+                          rngs={"dropout": jax.random.key(1)})
+    assert_bf16_close(result, atol=0.05)
+
+
+@pytest.mark.parametrize("name,norm,train", [("basic", "instance", False), ("pixel", "batch", True)])
+def test_discriminators_in_bfloat16_stay_close_to_float32(name, norm, train):
+    torch_d = TorchNLayerDiscriminator(6, 8, 3, norm) if name == "basic" else TorchPixelDiscriminator(6, 8, norm)
+    result = f32_and_bf16(lambda dtype: pix2pix.define_D(name, 8, norm=norm, dtype=dtype), randomize(torch_d, 3),
+                          (jnp.asarray(images(3, 6, 32, seed=1).transpose(0, 2, 3, 1)),), train, grads_f32=True)
+    assert_bf16_close(result, rtol=0.03)
+
+
+@pytest.mark.parametrize("norm,train", [("instance", True), ("batch", True), ("batch", False)])
+def test_bfloat16_norms_keep_no_float32_activations_for_the_backward_pass(norm, train):
+    # pix2pix.remat_narrow: without it, each norm would keep its float32 x - mean (twice x's bytes) for the
+    # backward pass. What jax.vjp keeps (its residuals) of a batch of 5, from shapes only.
+    g = pix2pix.ResnetGenerator(3, 8, norm, n_blocks=1, dtype=jnp.bfloat16)
+    variables = jax.eval_shape(lambda: g.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False))
+
+    def residuals(variables, x):
+        f = lambda params: g.apply({**variables, "params": params}, x, train=train, mutable=["batch_stats"])[0]
+        return jax.vjp(f, variables["params"])[1]
+
+    kept = jax.tree_util.tree_leaves(jax.eval_shape(residuals, variables, jax.ShapeDtypeStruct((5, 32, 32, 3),
+                                                                                                jnp.float32)))
+    activations = {(str(r.dtype), r.shape) for r in kept if r.ndim == 4 and r.shape[0] == 5}
+    assert ("bfloat16", (5, 32, 32, 8)) in activations
+    assert not [a for a in activations if a[0] == "float32"], activations

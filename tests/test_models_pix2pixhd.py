@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from torch_parity import flax_count_on, images, nhwc, randomize, state_dict, torch_count
+from test_models_pix2pix import assert_bf16_close, f32_and_bf16
 
 from jaxgan.models import pix2pixhd
 
@@ -384,3 +385,41 @@ def test_instance_edges_and_one_hot_labels_equal_the_reference():
     one_hot = torch.zeros(2, 35, 18, 20).scatter_(1, torch.from_numpy(labels.transpose(0, 3, 1, 2)), 1.0)
     np.testing.assert_array_equal(np.asarray(pix2pixhd.one_hot_labels(labels, 35)),
                                   one_hot.numpy().transpose(0, 2, 3, 1))
+
+
+# --------------------------------------------------------------------------
+# bfloat16 compute (test_models_pix2pix's checks): float32 parameters and statistics, bfloat16 activations
+
+
+def test_global_generator_in_bfloat16_stays_close_to_float32():
+    tmodule = randomize(TorchGlobalGenerator(5, 3, 8, 2, 2, "instance"), 0)
+    result = f32_and_bf16(lambda dtype: pix2pixhd.define_G("global", 3, 8, 2, 2, norm="instance", dtype=dtype),
+                          tmodule, (jnp.asarray(images(2, 5, 32).transpose(0, 2, 3, 1)),), False)
+    assert_bf16_close(result, atol=0.05)
+
+
+def test_local_enhancer_with_batch_norm_in_bfloat16_stays_close_to_float32():
+    # Training mode: batch statistics (float32 running statistics updated from bfloat16 activations).
+    tmodule = randomize(TorchLocalEnhancer(4, 3, 4, 2, 1, 1, 1, "batch"), 1)
+    result = f32_and_bf16(lambda dtype: pix2pixhd.define_G("local", 3, 4, 2, 1, 1, 1, "batch", dtype=dtype),
+                          tmodule, (jnp.asarray(images(2, 4, 32, seed=1).transpose(0, 2, 3, 1)),), True)
+    assert jax.tree_util.tree_leaves(result["stats"])
+    assert_bf16_close(result, atol=0.05)
+
+
+def test_multiscale_discriminator_in_bfloat16_stays_close_to_float32():
+    # Intermediate features too (feature matching reads them), at two scales (the pooled one in bfloat16).
+    tmodule = randomize(TorchMultiscaleDiscriminator(6, 8, 2, "instance", False, 2, True), 2)
+    result = f32_and_bf16(lambda dtype: pix2pixhd.define_D(8, 2, "instance", num_D=2, dtype=dtype), tmodule,
+                          (jnp.asarray(images(2, 6, 32, seed=2).transpose(0, 2, 3, 1)),), False)
+    assert [len(scale) for scale in result["bf16"]] == [4, 4]
+    assert_bf16_close(result, rtol=0.03)
+
+
+def test_encoder_in_bfloat16_stays_close_to_float32():
+    # Its output is instance_average's, in float32 from the bfloat16 features.
+    inst = np.repeat(np.repeat(np.random.default_rng(4).choice([0, 7, 26001], (2, 4, 4, 1)), 4, axis=1), 4, axis=2)
+    result = f32_and_bf16(lambda dtype: pix2pixhd.define_G("encoder", 3, 4, 2, dtype=dtype),
+                          randomize(TorchEncoder(3, 3, 4, 2, "instance"), 4),
+                          (jnp.asarray(images(2, 3, 16, seed=5).transpose(0, 2, 3, 1)), jnp.asarray(inst)), False)
+    assert_bf16_close(result, atol=0.05, out_dtype=jnp.float32)

@@ -24,6 +24,17 @@ the test batch's statistics and keeps its dropout on).
 Init (the reference's init_weights 'normal', gain 0.02): conv kernels
 N(0, 0.02), biases 0, BatchNorm scale N(1, 0.02) and bias 0.
 
+Compute dtype (`dtype` of every layer, network and of define_G / define_D;
+float32 by default), as jaxgan's BigGAN layers: parameters and BatchNorm's
+running statistics stay float32 (their names, shapes and counts do not
+depend on it); convolutions cast their input and kernel to `dtype` and add
+the bias in it; the norms compute their statistics in float32 and return
+`dtype` (recomputed in the backward pass when narrower: `remat_narrow`);
+pads, activations and dropout keep the dtype they get. Networks
+cast their input to `dtype`, so with bfloat16 the activations, G's tanh
+output and D's logits are bfloat16: losses on them should be taken in
+float32 (the trainers' are).
+
 Generators (input NHWC in [-1, 1], `ngf` 64; c7s1-k = reflection pad 3, 7x7
 conv, norm, ReLU; dk = 3x3 stride-2 conv, norm, ReLU; R = ResnetBlock: x +
 (pad 1, 3x3 conv, norm, ReLU, [Dropout 0.5], pad 1, 3x3 conv, norm); uk =
@@ -140,9 +151,9 @@ def check_norm(norm: str) -> str:
 
 def conv_stride1(x: Array, kernel: Array, padding) -> Array:
     """Stride-1 convolution with explicit zero padding ((top, bottom), (left,
-    right)), NHWC x HWIO. In a program compiled for the CPU its gradients run
-    in conv_forms.conv2d's forms (XLA:CPU's own are several times slower);
-    elsewhere XLA's."""
+    right)), NHWC x HWIO, x and kernel of one dtype (float32 or bfloat16). In
+    a program compiled for the CPU its gradients run in conv_forms.conv2d's
+    forms (XLA:CPU's own are several times slower); elsewhere XLA's."""
     padding = tuple((int(a), int(b)) for a, b in padding)
     return jax.lax.platform_dependent(x, kernel, cpu=lambda x, k: conv_forms.conv2d(x, k, padding),
                                       default=lambda x, k: conv_forms.conv2d_xla(x, k, padding))
@@ -152,7 +163,9 @@ class Conv2d(nn.Module):
     """torch's Conv2d(in, features, kernel_size, stride, padding, bias=use_bias)
     with zero padding; kernel HWIO. Strides 1 and 2 run in the CPU's fast forms
     on a CPU (conv_stride1, layers.conv_stride2). `bias_init` 'zeros' is the
-    CycleGAN/pix2pix init, 'torch' torch's default (pix2pixHD)."""
+    CycleGAN/pix2pix init, 'torch' torch's default (pix2pixHD). Float32
+    parameters; input, kernel and bias are cast to `dtype` (lax convolves
+    operands of one dtype only), the output is `dtype`."""
 
     features: int
     kernel_size: int
@@ -160,11 +173,13 @@ class Conv2d(nn.Module):
     padding: int = 0
     use_bias: bool = True
     bias_init: str = "zeros"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         k, p, cin = self.kernel_size, self.padding, x.shape[-1]
-        kernel = self.param("kernel", conv_init, (k, k, cin, self.features))
+        kernel = self.param("kernel", conv_init, (k, k, cin, self.features), jnp.float32).astype(self.dtype)
+        x = x.astype(self.dtype)
         pads = ((p, p), (p, p))
         if self.stride == 1:
             y = conv_stride1(x, kernel, pads)
@@ -174,7 +189,8 @@ class Conv2d(nn.Module):
             y = jax.lax.conv_general_dilated(x, kernel, (self.stride,) * 2, pads,
                                              dimension_numbers=("NHWC", "HWIO", "NHWC"))
         if self.use_bias:
-            y = y + self.param("bias", _bias_init(self.bias_init, cin * k * k), (self.features,))
+            bias = self.param("bias", _bias_init(self.bias_init, cin * k * k), (self.features,), jnp.float32)
+            y = y + bias.astype(self.dtype)
         return y
 
 
@@ -183,7 +199,8 @@ class ConvTranspose2d(nn.Module):
     output_padding, bias=use_bias); kernel flax's transposed [k, k, out, in].
     lax pads the dilated input by k - 1 - padding before and that plus
     output_padding after. Stride 2 runs in the CPU's fast form on a CPU
-    (layers.conv_transpose_stride2)."""
+    (layers.conv_transpose_stride2). Float32 parameters, computed in
+    `dtype` as Conv2d."""
 
     features: int
     kernel_size: int
@@ -192,11 +209,13 @@ class ConvTranspose2d(nn.Module):
     output_padding: int = 0
     use_bias: bool = True
     bias_init: str = "zeros"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         k = self.kernel_size
-        kernel = self.param("kernel", conv_init, (k, k, self.features, x.shape[-1]))
+        kernel = self.param("kernel", conv_init, (k, k, self.features, x.shape[-1]), jnp.float32)
+        kernel, x = kernel.astype(self.dtype), x.astype(self.dtype)
         lo = k - 1 - self.padding
         pads = ((lo, lo + self.output_padding),) * 2
         if self.stride == 2:
@@ -206,7 +225,8 @@ class ConvTranspose2d(nn.Module):
                                        dimension_numbers=("NHWC", "HWIO", "NHWC"), transpose_kernel=True)
         if self.use_bias:
             # torch's fan_in of a transposed conv's weight [in, out, k, k] is out * k * k.
-            y = y + self.param("bias", _bias_init(self.bias_init, self.features * k * k), (self.features,))
+            bias = self.param("bias", _bias_init(self.bias_init, self.features * k * k), (self.features,), jnp.float32)
+            y = y + bias.astype(self.dtype)
         return y
 
 
@@ -215,50 +235,82 @@ class BatchNorm2d(nn.Module):
     references' init (scale N(1, 0.02), bias 0). train=True normalises with the
     batch's statistics and updates the running ones as torch does (`momentum`
     0.9 of the old value, the unbiased batch variance); train=False uses the
-    running ones. Statistics in float32 over N, H, W (global over a sharded
-    batch under jit)."""
+    running ones. Statistics, parameters and running statistics in float32
+    over N, H, W (global over a sharded batch under jit); the normalised
+    output is cast to `dtype`. A narrower input is normalised under
+    `remat_narrow`."""
 
     momentum: float = 0.9
     eps: float = 1e-5
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array, train: bool) -> Array:
         c = x.shape[-1]
-        scale = self.param("scale", bn_scale_init, (c,))
-        bias = self.param("bias", nn.initializers.zeros, (c,))
+        scale = self.param("scale", bn_scale_init, (c,), jnp.float32)
+        bias = self.param("bias", nn.initializers.zeros, (c,), jnp.float32)
         ra_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros((c,), jnp.float32))
         ra_var = self.variable("batch_stats", "var", lambda: jnp.ones((c,), jnp.float32))
-        x = x.astype(jnp.float32)
-        if train:
-            mean = jnp.mean(x, (0, 1, 2))
-            var = jnp.mean(jnp.square(x - mean), (0, 1, 2))
-            if not self.is_initializing():
-                n = x.size // c
-                ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
-                ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var * (n / max(n - 1, 1))
-        else:
-            mean, var = ra_mean.value, ra_var.value
-        return (x - mean) * jax.lax.rsqrt(var + self.eps) * scale + bias
+
+        def normalize(x, scale, bias, mean, var):
+            x = x.astype(jnp.float32)
+            if train:
+                mean = jnp.mean(x, (0, 1, 2))
+                var = jnp.mean(jnp.square(x - mean), (0, 1, 2))
+            y = (x - mean) * jax.lax.rsqrt(var + self.eps) * scale + bias
+            return y.astype(self.dtype), mean, var
+
+        y, mean, var = remat_narrow(normalize, x)(x, scale, bias, ra_mean.value, ra_var.value)
+        if train and not self.is_initializing():
+            n = x.size // c
+            ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+            ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var * (n / max(n - 1, 1))
+        return y
 
 
-def instance_norm(x: Array, eps: float = 1e-5) -> Array:
+def remat_narrow(fn: Callable, x: Array) -> Callable:
+    """fn (a norm of x), recomputed from its arguments in the backward pass
+    when x is narrower than float32 (jax.checkpoint), else fn itself.
+
+    A norm computes in float32, so autodiff would keep its float32 x - mean
+    for the backward pass: twice a bfloat16 x's bytes, at every norm. With
+    bfloat16, the local G's residuals at 2048x1024 (jax.vjp's, before XLA)
+    are 3.7 GiB this way and 6.6 GiB without (8.9 GiB in float32); the
+    multi-scale D's 0.6 and 0.9 (1.3). The whole pix2pixhd_cityscapes_1024
+    step at 2048x1024, compiled for a TPU v5p (aot_memory.py --topology
+    v5p:2x2x1, batch 1 a chip), peaks at 15.0 GiB this way, 16.6 GiB without
+    (more than float32's 15.8). A float32 x would save nothing, so float32
+    networks differentiate the plain fn."""
+    if jnp.dtype(x.dtype).itemsize >= 4:
+        return fn
+    return jax.checkpoint(fn)
+
+
+def instance_norm(x: Array, eps: float = 1e-5, dtype: Any = None) -> Array:
     """torch's InstanceNorm2d(affine=False, track_running_stats=False): each
-    image's channels to zero mean and unit (biased) variance over H, W."""
-    x = x.astype(jnp.float32)
-    mean = jnp.mean(x, (1, 2), keepdims=True)
-    var = jnp.mean(jnp.square(x - mean), (1, 2), keepdims=True)
-    return (x - mean) * jax.lax.rsqrt(var + eps)
+    image's channels to zero mean and unit (biased) variance over H, W.
+    Statistics in float32 (bfloat16 sums over H * W pixels would lose the
+    mean), under `remat_narrow`; the output in `dtype`, by default x's."""
+    out_dtype = x.dtype if dtype is None else dtype
+
+    def normalize(x):
+        x = x.astype(jnp.float32)
+        mean = jnp.mean(x, (1, 2), keepdims=True)
+        var = jnp.mean(jnp.square(x - mean), (1, 2), keepdims=True)
+        return ((x - mean) * jax.lax.rsqrt(var + eps)).astype(out_dtype)
+
+    return remat_narrow(normalize, x)(x)
 
 
-def norm_layer(norm: str, train: bool, name: str) -> Callable[[Array], Array]:
+def norm_layer(norm: str, train: bool, name: str, dtype: Any = jnp.float32) -> Callable[[Array], Array]:
     """The reference's norm_layer(...) at the place `name` (call inside a
     compact method): BatchNorm2d for 'batch', the parameter-free instance norm
-    for 'instance', the identity for 'none'."""
+    for 'instance', the identity for 'none'; the first two return `dtype`."""
     if check_norm(norm) == "batch":
-        bn = BatchNorm2d(name=name)
+        bn = BatchNorm2d(dtype=dtype, name=name)
         return lambda x: bn(x, train)
     if norm == "instance":
-        return instance_norm
+        return lambda x: instance_norm(x, dtype=dtype)
     return lambda x: x
 
 
@@ -292,27 +344,30 @@ class ResnetBlock(nn.Module):
     """x + conv_block(x), conv_block = [pad 1, 3x3 conv, norm, ReLU, (Dropout
     0.5), pad 1, 3x3 conv, norm] (padding 'zero': the convs pad instead).
     Both references' ResnetBlock: pix2pix's convs have a bias only with
-    instance norm, pix2pixHD's always (with torch's default init)."""
+    instance norm, pix2pixHD's always (with torch's default init). Computes
+    in `dtype`, its input cast to it."""
 
     norm: str = "batch"
     use_bias: bool = False
     use_dropout: bool = False
     padding_type: str = "reflect"
     bias_init: str = "zeros"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array, train: bool = True) -> Array:
         if self.padding_type not in PADDINGS:
             raise ValueError(f"padding_type must be one of {PADDINGS}, got {self.padding_type!r}")
         names = SequentialNames("conv_block")
+        x = x.astype(self.dtype)  # the skip sum in dtype too
         h = x
         for first in (True, False):
             p = 1 if self.padding_type == "zero" else 0
             if not p:
                 h = pad2d(h, 1, self.padding_type)
                 names.skip()
-            h = Conv2d(x.shape[-1], 3, 1, p, self.use_bias, self.bias_init, name=names.next())(h)
-            h = norm_layer(self.norm, train, names.next())(h)
+            h = Conv2d(x.shape[-1], 3, 1, p, self.use_bias, self.bias_init, self.dtype, name=names.next())(h)
+            h = norm_layer(self.norm, train, names.next(), self.dtype)(h)
             if first:
                 h = nn.relu(h)
                 names.skip()
@@ -326,7 +381,7 @@ class ResnetGenerator(nn.Module):
     """The reference's ResnetGenerator (Johnson et al.'s): c7s1-ngf, two
     stride-2 3x3 convs, n_blocks ResnetBlocks at 4 ngf, two stride-2
     transposed convs, reflection pad 3, 7x7 conv to output_nc, tanh.
-    Sides divisible by 4."""
+    Sides divisible by 4. Computes in `dtype` (module docstring)."""
 
     output_nc: int = 3
     ngf: int = 64
@@ -334,32 +389,35 @@ class ResnetGenerator(nn.Module):
     use_dropout: bool = False
     n_blocks: int = 6
     padding_type: str = "reflect"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array, train: bool = True) -> Array:
         use_bias = check_norm(self.norm) == "instance"
         names = SequentialNames("model")
+        dtype = self.dtype
 
         def conv_norm_relu(x, conv):
             x = conv(x)
-            x = norm_layer(self.norm, train, names.next())(x)
+            x = norm_layer(self.norm, train, names.next(), dtype)(x)
             names.skip()  # ReLU
             return nn.relu(x)
 
-        x = pad2d(x, 3)
+        x = pad2d(x.astype(dtype), 3)
         names.skip()
-        x = conv_norm_relu(x, Conv2d(self.ngf, 7, use_bias=use_bias, name=names.next()))
+        x = conv_norm_relu(x, Conv2d(self.ngf, 7, use_bias=use_bias, dtype=dtype, name=names.next()))
         n_downsampling = 2
         for i in range(n_downsampling):
-            x = conv_norm_relu(x, Conv2d(self.ngf * 2 ** (i + 1), 3, 2, 1, use_bias, name=names.next()))
+            x = conv_norm_relu(x, Conv2d(self.ngf * 2 ** (i + 1), 3, 2, 1, use_bias, dtype=dtype, name=names.next()))
         for _ in range(self.n_blocks):
-            x = ResnetBlock(self.norm, use_bias, self.use_dropout, self.padding_type, name=names.next())(x, train)
+            x = ResnetBlock(self.norm, use_bias, self.use_dropout, self.padding_type, dtype=dtype,
+                            name=names.next())(x, train)
         for i in range(n_downsampling):
             features = self.ngf * 2 ** (n_downsampling - i) // 2
-            x = conv_norm_relu(x, ConvTranspose2d(features, 3, 2, 1, 1, use_bias, name=names.next()))
+            x = conv_norm_relu(x, ConvTranspose2d(features, 3, 2, 1, 1, use_bias, dtype=dtype, name=names.next()))
         x = pad2d(x, 3)
         names.skip()
-        return jnp.tanh(Conv2d(self.output_nc, 7, name=names.next())(x))
+        return jnp.tanh(Conv2d(self.output_nc, 7, dtype=dtype, name=names.next())(x))
 
 
 class UnetSkipConnectionBlock(nn.Module):
@@ -367,11 +425,13 @@ class UnetSkipConnectionBlock(nn.Module):
 
     `widths` holds (outer_nc, inner_nc, use_dropout) of this block, then of
     the blocks inside it, outermost first; the last is the innermost. See the
-    module docstring for the layers and the skip connection."""
+    module docstring for the layers and the skip connection. Computes in
+    `dtype`, its input (and so the skip half of its output) cast to it."""
 
     widths: tuple[tuple[int, int, bool], ...]
     outermost: bool = False
     norm: str = "batch"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array, train: bool = True) -> Array:
@@ -381,21 +441,23 @@ class UnetSkipConnectionBlock(nn.Module):
             raise ValueError("UnetSkipConnectionBlock: the outermost block needs blocks inside it")
         use_bias = check_norm(self.norm) == "instance"
         names = SequentialNames("model")
+        x = x.astype(self.dtype)
         h = x
         if not self.outermost:
             h = leaky_relu(h)
             names.skip()
-        h = Conv2d(inner_nc, 4, 2, 1, use_bias, name=names.next())(h)
+        h = Conv2d(inner_nc, 4, 2, 1, use_bias, dtype=self.dtype, name=names.next())(h)
         if not (self.outermost or innermost):
-            h = norm_layer(self.norm, train, names.next())(h)
+            h = norm_layer(self.norm, train, names.next(), self.dtype)(h)
         if not innermost:
-            h = UnetSkipConnectionBlock(inner, norm=self.norm, name=names.next())(h, train)
+            h = UnetSkipConnectionBlock(inner, norm=self.norm, dtype=self.dtype, name=names.next())(h, train)
         h = nn.relu(h)
         names.skip()
-        h = ConvTranspose2d(outer_nc, 4, 2, 1, use_bias=use_bias or self.outermost, name=names.next())(h)
+        h = ConvTranspose2d(outer_nc, 4, 2, 1, use_bias=use_bias or self.outermost, dtype=self.dtype,
+                            name=names.next())(h)
         if self.outermost:
             return jnp.tanh(h)
-        h = norm_layer(self.norm, train, names.next())(h)
+        h = norm_layer(self.norm, train, names.next(), self.dtype)(h)
         if use_dropout:
             h = nn.Dropout(0.5, deterministic=not train)(h)
         return jnp.concatenate([x, h], axis=-1)
@@ -403,13 +465,15 @@ class UnetSkipConnectionBlock(nn.Module):
 
 class UnetGenerator(nn.Module):
     """The reference's UnetGenerator: num_downs nested UnetSkipConnectionBlocks
-    (module docstring); its `model` is the outermost block."""
+    (module docstring); its `model` is the outermost block. Computes in
+    `dtype`."""
 
     output_nc: int = 3
     num_downs: int = 8
     ngf: int = 64
     norm: str = "batch"
     use_dropout: bool = False
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array, train: bool = True) -> Array:
@@ -422,73 +486,77 @@ class UnetGenerator(nn.Module):
         g = self.ngf
         widths = ((self.output_nc, g, False), (g, 2 * g, False), (2 * g, 4 * g, False), (4 * g, 8 * g, False))
         widths += ((8 * g, 8 * g, self.use_dropout),) * (self.num_downs - 5) + ((8 * g, 8 * g, False),)
-        return UnetSkipConnectionBlock(widths, outermost=True, norm=self.norm, name="model")(x, train)
+        return UnetSkipConnectionBlock(widths, outermost=True, norm=self.norm, dtype=self.dtype, name="model")(x, train)
 
 
 class NLayerDiscriminator(nn.Module):
     """The reference's PatchGAN: a 4x4 stride-2 conv to ndf, n_layers - 1
     stride-2 4x4 conv-norm-LeakyReLU layers (widths ndf * min(2**n, 8)), a
     stride-1 one, and a stride-1 4x4 conv to one logit per patch; padding 1
-    throughout. Returns the logits map [N, H', W', 1]."""
+    throughout. Returns the logits map [N, H', W', 1] in `dtype`."""
 
     ndf: int = 64
     n_layers: int = 3
     norm: str = "batch"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array, train: bool = True) -> Array:
         use_bias = check_norm(self.norm) == "instance"
         names = SequentialNames("model")
-        x = leaky_relu(Conv2d(self.ndf, 4, 2, 1, name=names.next())(x))
+        x = leaky_relu(Conv2d(self.ndf, 4, 2, 1, dtype=self.dtype, name=names.next())(x))
         names.skip()
         for n in range(1, self.n_layers + 1):
             stride = 2 if n < self.n_layers else 1
-            x = Conv2d(self.ndf * min(2 ** n, 8), 4, stride, 1, use_bias, name=names.next())(x)
-            x = leaky_relu(norm_layer(self.norm, train, names.next())(x))
+            x = Conv2d(self.ndf * min(2 ** n, 8), 4, stride, 1, use_bias, dtype=self.dtype, name=names.next())(x)
+            x = leaky_relu(norm_layer(self.norm, train, names.next(), self.dtype)(x))
             names.skip()
-        return Conv2d(1, 4, 1, 1, name=names.next())(x)
+        return Conv2d(1, 4, 1, 1, dtype=self.dtype, name=names.next())(x)
 
 
 class PixelDiscriminator(nn.Module):
     """The reference's 1x1 PatchGAN (`net`): 1x1 convs to ndf, 2 ndf (norm)
-    and 1 logit per pixel, LeakyReLU 0.2 between."""
+    and 1 logit per pixel, LeakyReLU 0.2 between; computes in `dtype`."""
 
     ndf: int = 64
     norm: str = "batch"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array, train: bool = True) -> Array:
         use_bias = check_norm(self.norm) == "instance"
-        x = leaky_relu(Conv2d(self.ndf, 1, name="net_0")(x))
-        x = Conv2d(2 * self.ndf, 1, use_bias=use_bias, name="net_2")(x)
-        x = leaky_relu(norm_layer(self.norm, train, "net_3")(x))
-        return Conv2d(1, 1, use_bias=use_bias, name="net_5")(x)
+        x = leaky_relu(Conv2d(self.ndf, 1, dtype=self.dtype, name="net_0")(x))
+        x = Conv2d(2 * self.ndf, 1, use_bias=use_bias, dtype=self.dtype, name="net_2")(x)
+        x = leaky_relu(norm_layer(self.norm, train, "net_3", self.dtype)(x))
+        return Conv2d(1, 1, use_bias=use_bias, dtype=self.dtype, name="net_5")(x)
 
 
 UNET_NUM_DOWNS = {"unet_32": 5, "unet_64": 6, "unet_128": 7, "unet_256": 8}
 
 
-def define_G(netG: str, output_nc: int = 3, ngf: int = 64, norm: str = "batch", use_dropout: bool = False) -> nn.Module:
+def define_G(netG: str, output_nc: int = 3, ngf: int = 64, norm: str = "batch", use_dropout: bool = False,
+             dtype: Any = jnp.float32) -> nn.Module:
     """The reference's define_G by name: 'resnet_6blocks', 'resnet_9blocks',
-    'unet_128', 'unet_256' (and 'unet_32', 'unet_64')."""
+    'unet_128', 'unet_256' (and 'unet_32', 'unet_64'), computing in `dtype`."""
     check_norm(norm)
     if netG in ("resnet_6blocks", "resnet_9blocks"):
-        return ResnetGenerator(output_nc, ngf, norm, use_dropout, n_blocks=int(netG[7]))
+        return ResnetGenerator(output_nc, ngf, norm, use_dropout, n_blocks=int(netG[7]), dtype=dtype)
     if netG in UNET_NUM_DOWNS:
-        return UnetGenerator(output_nc, UNET_NUM_DOWNS[netG], ngf, norm, use_dropout)
+        return UnetGenerator(output_nc, UNET_NUM_DOWNS[netG], ngf, norm, use_dropout, dtype=dtype)
     raise ValueError(f"netG must be one of resnet_6blocks, resnet_9blocks, {', '.join(UNET_NUM_DOWNS)}; got {netG!r}")
 
 
-def define_D(netD: str, ndf: int = 64, n_layers_D: int = 3, norm: str = "batch") -> nn.Module:
+def define_D(netD: str, ndf: int = 64, n_layers_D: int = 3, norm: str = "batch",
+             dtype: Any = jnp.float32) -> nn.Module:
     """The reference's define_D by name: 'basic' (the 70x70 PatchGAN,
-    n_layers 3), 'n_layers' (n_layers_D) or 'pixel'."""
+    n_layers 3), 'n_layers' (n_layers_D) or 'pixel', computing in `dtype`."""
     check_norm(norm)
     if netD == "basic":
-        return NLayerDiscriminator(ndf, 3, norm)
+        return NLayerDiscriminator(ndf, 3, norm, dtype)
     if netD == "n_layers":
-        return NLayerDiscriminator(ndf, n_layers_D, norm)
+        return NLayerDiscriminator(ndf, n_layers_D, norm, dtype)
     if netD == "pixel":
-        return PixelDiscriminator(ndf, norm)
+        return PixelDiscriminator(ndf, norm, dtype)
     raise ValueError(f"netD must be 'basic', 'n_layers' or 'pixel', got {netD!r}")
 
 

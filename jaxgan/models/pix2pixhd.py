@@ -32,6 +32,13 @@ padding 1), norm, ReLU; C-k = 4x4 conv (padding 2), norm, LeakyReLU 0.2):
 | Encoder | c7s1-16, d32, d64, d128, d256, u128, u64, u32, u16, pad 3, 7x7 conv to feat_num, tanh |
 | Encoder, then | every pixel gets its instance's mean feature (per image and channel) |
 
+Compute dtype: every network and define_G / define_D take `dtype` (float32
+by default; bfloat16 for the activations' memory at 2048x1024), with
+pix2pix.py's rule: float32 parameters and norm statistics, convolutions,
+pads, pooling and activations in `dtype`, the input cast to it; G's tanh
+output and D's logits and intermediate features come out in `dtype`. The
+encoder's output is instance_average's, float32.
+
 The average pooling (input pyramid) is torch's AvgPool2d(3, stride 2,
 padding 1, count_include_pad=False). pix2pixHD's PatchGAN pads its 4x4 convs
 by ceil(3 / 2) = 2, pix2pix's by 1 (a 256 input gives 35x35 logits here,
@@ -65,6 +72,8 @@ nn.Sequential index joined to the name before it by '_'; `weight` -> `kernel`
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -95,8 +104,10 @@ def check_norm(norm: str) -> str:
 
 
 def downsample(x: Array) -> Array:
-    """torch's AvgPool2d(3, stride=2, padding=1, count_include_pad=False)."""
-    return nn.avg_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), count_include_pad=False)
+    """torch's AvgPool2d(3, stride=2, padding=1, count_include_pad=False), in
+    x's dtype (flax divides by float32 window counts, which would promote a
+    bfloat16 x)."""
+    return nn.avg_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), count_include_pad=False).astype(x.dtype)
 
 
 def one_hot_labels(label_map: Array, label_nc: int, dtype=jnp.float32) -> Array:
@@ -121,37 +132,38 @@ def instance_edges(inst: Array, dtype=jnp.float32) -> Array:
     return edge[..., None].astype(dtype)
 
 
-def _conv(features: int, kernel: int, stride: int, padding: int, name: str) -> Conv2d:
-    return Conv2d(features, kernel, stride, padding, True, "torch", name=name)
+def _conv(features: int, kernel: int, stride: int, padding: int, name: str, dtype: Any = jnp.float32) -> Conv2d:
+    return Conv2d(features, kernel, stride, padding, True, "torch", dtype, name=name)
 
 
 def _encoder_decoder(x: Array, output_nc: int | None, ngf: int, n_downsampling: int, n_blocks: int, norm: str,
-                     padding_type: str, train: bool) -> Array:
+                     padding_type: str, train: bool, dtype: Any = jnp.float32) -> Array:
     """The global generator's (and the encoder's) layers `model_0...`, in the
-    calling module; with output_nc None it stops after the last upsampling's
-    ReLU, as the local enhancer's copy does."""
+    calling module, computing in `dtype`; with output_nc None it stops after
+    the last upsampling's ReLU, as the local enhancer's copy does."""
     names = SequentialNames("model")
 
     def norm_relu(x):
-        x = norm_layer(norm, train, names.next())(x)
+        x = norm_layer(norm, train, names.next(), dtype)(x)
         names.skip()  # ReLU
         return nn.relu(x)
 
-    x = pad2d(x, 3)
+    x = pad2d(x.astype(dtype), 3)
     names.skip()
-    x = norm_relu(_conv(ngf, 7, 1, 0, names.next())(x))
+    x = norm_relu(_conv(ngf, 7, 1, 0, names.next(), dtype)(x))
     for i in range(n_downsampling):
-        x = norm_relu(_conv(ngf * 2 ** (i + 1), 3, 2, 1, names.next())(x))
+        x = norm_relu(_conv(ngf * 2 ** (i + 1), 3, 2, 1, names.next(), dtype)(x))
     for _ in range(n_blocks):
-        x = ResnetBlock(norm, True, False, padding_type, "torch", name=names.next())(x, train)
+        x = ResnetBlock(norm, True, False, padding_type, "torch", dtype, name=names.next())(x, train)
     for i in range(n_downsampling):
-        up = ConvTranspose2d(ngf * 2 ** (n_downsampling - i) // 2, 3, 2, 1, 1, True, "torch", name=names.next())
+        up = ConvTranspose2d(ngf * 2 ** (n_downsampling - i) // 2, 3, 2, 1, 1, True, "torch", dtype,
+                             name=names.next())
         x = norm_relu(up(x))
     if output_nc is None:
         return x
     x = pad2d(x, 3)
     names.skip()
-    return jnp.tanh(_conv(output_nc, 7, 1, 0, names.next())(x))
+    return jnp.tanh(_conv(output_nc, 7, 1, 0, names.next(), dtype)(x))
 
 
 def _check_side(x: Array, factor: int, what: str) -> None:
@@ -162,7 +174,7 @@ def _check_side(x: Array, factor: int, what: str) -> None:
 class GlobalGenerator(nn.Module):
     """pix2pixHD's G1: c7s1-ngf, n_downsampling d-layers, n_blocks ResnetBlocks,
     n_downsampling u-layers, 7x7 conv to output_nc, tanh. Sides divisible by
-    2**n_downsampling."""
+    2**n_downsampling. Computes in `dtype`."""
 
     output_nc: int = 3
     ngf: int = 64
@@ -170,13 +182,14 @@ class GlobalGenerator(nn.Module):
     n_blocks: int = 9
     norm: str = "instance"
     padding_type: str = "reflect"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array, train: bool = True) -> Array:
         check_norm(self.norm)
         _check_side(x, 2 ** self.n_downsampling, "GlobalGenerator")
         return _encoder_decoder(x, self.output_nc, self.ngf, self.n_downsampling, self.n_blocks, self.norm,
-                                self.padding_type, train)
+                                self.padding_type, train, self.dtype)
 
 
 class LocalEnhancer(nn.Module):
@@ -184,7 +197,8 @@ class LocalEnhancer(nn.Module):
     its last pad, conv and tanh, on the input average-pooled
     n_local_enhancers times; then per enhancer n (coarse to fine, on the input
     pooled n_local_enhancers - n times): model{n}_2(model{n}_1(input) +
-    previous), the last one ending in a 7x7 conv to output_nc and tanh."""
+    previous), the last one ending in a 7x7 conv to output_nc and tanh.
+    Computes in `dtype` (the input pyramid too)."""
 
     output_nc: int = 3
     ngf: int = 32
@@ -194,47 +208,48 @@ class LocalEnhancer(nn.Module):
     n_blocks_local: int = 3
     norm: str = "instance"
     padding_type: str = "reflect"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array, train: bool = True) -> Array:
         check_norm(self.norm)
-        n_local = self.n_local_enhancers
+        n_local, dtype = self.n_local_enhancers, self.dtype
         _check_side(x, 2 ** (self.n_downsample_global + n_local), "LocalEnhancer")
-        pyramid = [x]
+        pyramid = [x.astype(dtype)]
         for _ in range(n_local):
             pyramid.append(downsample(pyramid[-1]))
         out = _encoder_decoder(pyramid[-1], None, self.ngf * 2 ** n_local, self.n_downsample_global,
-                               self.n_blocks_global, self.norm, self.padding_type, train)
+                               self.n_blocks_global, self.norm, self.padding_type, train, dtype)
         for n in range(1, n_local + 1):
             ngf = self.ngf * 2 ** (n_local - n)
             names = SequentialNames(f"model{n}_1")
             h = pad2d(pyramid[n_local - n], 3)
             names.skip()
             for features, kernel, stride, padding in ((ngf, 7, 1, 0), (2 * ngf, 3, 2, 1)):
-                h = _conv(features, kernel, stride, padding, names.next())(h)
-                h = nn.relu(norm_layer(self.norm, train, names.next())(h))
+                h = _conv(features, kernel, stride, padding, names.next(), dtype)(h)
+                h = nn.relu(norm_layer(self.norm, train, names.next(), dtype)(h))
                 names.skip()
             h = h + out
             names = SequentialNames(f"model{n}_2")
             for _ in range(self.n_blocks_local):
-                h = ResnetBlock(self.norm, True, False, self.padding_type, "torch", name=names.next())(h, train)
-            h = ConvTranspose2d(ngf, 3, 2, 1, 1, True, "torch", name=names.next())(h)
-            h = nn.relu(norm_layer(self.norm, train, names.next())(h))
+                h = ResnetBlock(self.norm, True, False, self.padding_type, "torch", dtype, name=names.next())(h, train)
+            h = ConvTranspose2d(ngf, 3, 2, 1, 1, True, "torch", dtype, name=names.next())(h)
+            h = nn.relu(norm_layer(self.norm, train, names.next(), dtype)(h))
             names.skip()
             if n == n_local:
                 h = pad2d(h, 3)
                 names.skip()
-                h = jnp.tanh(_conv(self.output_nc, 7, 1, 0, names.next())(h))
+                h = jnp.tanh(_conv(self.output_nc, 7, 1, 0, names.next(), dtype)(h))
             out = h
         return out
 
 
 def _patch_discriminator(x: Array, name, ndf: int, n_layers: int, norm: str, use_sigmoid: bool,
-                         get_interm_feat: bool, train: bool) -> list[Array]:
+                         get_interm_feat: bool, train: bool, dtype: Any = jnp.float32) -> list[Array]:
     """pix2pixHD's NLayerDiscriminator in the calling module: the output of
     each of its n_layers + 2 groups (conv, [norm,] LeakyReLU; the last a
-    conv). name(group, index in group, index in the flat sequence) names the
-    layers."""
+    conv), in `dtype`. name(group, index in group, index in the flat
+    sequence) names the layers."""
     padw = 2  # the reference's int(np.ceil((kw - 1.0) / 2)) for kw = 4
     flat = 0
     features = []
@@ -244,10 +259,10 @@ def _patch_discriminator(x: Array, name, ndf: int, n_layers: int, norm: str, use
         if group > 0:
             nf = 1 if last else min(nf * 2, 512)
         stride = 2 if group < n_layers else 1
-        x = _conv(nf, 4, stride, padw, name(group, 0, flat))(x)
+        x = _conv(nf, 4, stride, padw, name(group, 0, flat), dtype)(x)
         flat += 1
         if 0 < group and not last:
-            x = norm_layer(norm, train, name(group, 1, flat))(x)
+            x = norm_layer(norm, train, name(group, 1, flat), dtype)(x)
             flat += 1
         if not last:
             x = leaky_relu(x)
@@ -261,13 +276,14 @@ def _patch_discriminator(x: Array, name, ndf: int, n_layers: int, norm: str, use
 class NLayerDiscriminator(nn.Module):
     """pix2pixHD's PatchGAN (padding 2, widths capped at 512): the logits map
     [N, H', W', 1], or with get_interm_feat the list of its n_layers + 2
-    groups' outputs (the last the logits)."""
+    groups' outputs (the last the logits), in `dtype`."""
 
     ndf: int = 64
     n_layers: int = 3
     norm: str = "instance"
     use_sigmoid: bool = False
     get_interm_feat: bool = False
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array, train: bool = True) -> Array | list[Array]:
@@ -277,7 +293,7 @@ class NLayerDiscriminator(nn.Module):
         else:
             name = lambda group, i, flat: f"model_{flat}"
         features = _patch_discriminator(x, name, self.ndf, self.n_layers, self.norm, self.use_sigmoid,
-                                        self.get_interm_feat, train)
+                                        self.get_interm_feat, train, self.dtype)
         return features if self.get_interm_feat else features[-1]
 
 
@@ -286,7 +302,8 @@ class MultiscaleDiscriminator(nn.Module):
     average-pooled once more (torch's AvgPool2d(3, 2, 1,
     count_include_pad=False)). Returns, as the reference, one list per scale
     (full resolution first): the n_layers + 2 groups' outputs with
-    get_interm_feat, else [logits]."""
+    get_interm_feat, else [logits]; all in `dtype` (the input is cast to it,
+    so the pooled pyramid is too)."""
 
     ndf: int = 64
     n_layers: int = 3
@@ -294,10 +311,12 @@ class MultiscaleDiscriminator(nn.Module):
     use_sigmoid: bool = False
     num_D: int = 2
     get_interm_feat: bool = True
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array, train: bool = True) -> list[list[Array]]:
         check_norm(self.norm)
+        x = x.astype(self.dtype)
         result = []
         for i in range(self.num_D):
             d = self.num_D - 1 - i  # the reference's index of the discriminator at this scale
@@ -306,7 +325,7 @@ class MultiscaleDiscriminator(nn.Module):
             else:
                 name = lambda group, j, flat, d=d: f"layer{d}_{flat}"
             features = _patch_discriminator(x, name, self.ndf, self.n_layers, self.norm, self.use_sigmoid,
-                                            self.get_interm_feat, train)
+                                            self.get_interm_feat, train, self.dtype)
             result.append(features if self.get_interm_feat else features[-1:])
             if i != self.num_D - 1:
                 x = downsample(x)
@@ -336,40 +355,43 @@ def instance_average(features: Array, inst: Array) -> Array:
 class Encoder(nn.Module):
     """pix2pixHD's feature encoder: c7s1-ngf, n_downsampling d-layers, as many
     u-layers, 7x7 conv to output_nc (feat_num) and tanh, then
-    `instance_average` over the instance map `inst`."""
+    `instance_average` over the instance map `inst`. Computes in `dtype`;
+    the output is instance_average's, float32."""
 
     output_nc: int = 3
     ngf: int = 16
     n_downsampling: int = 4
     norm: str = "instance"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array, inst: Array, train: bool = True) -> Array:
         check_norm(self.norm)
         _check_side(x, 2 ** self.n_downsampling, "Encoder")
         features = _encoder_decoder(x, self.output_nc, self.ngf, self.n_downsampling, 0, self.norm, "reflect",
-                                    train)
+                                    train, self.dtype)
         return instance_average(features, inst)
 
 
 def define_G(netG: str, output_nc: int = 3, ngf: int = 64, n_downsample_global: int = 4, n_blocks_global: int = 9,
-             n_local_enhancers: int = 1, n_blocks_local: int = 3, norm: str = "instance") -> nn.Module:
+             n_local_enhancers: int = 1, n_blocks_local: int = 3, norm: str = "instance",
+             dtype: Any = jnp.float32) -> nn.Module:
     """The reference's define_G by name: 'global', 'local' or 'encoder' (whose
     n_downsampling is n_downsample_global, as in the reference; pix2pixHD
-    passes --n_downsample_E and --nef for it)."""
+    passes --n_downsample_E and --nef for it), computing in `dtype`."""
     check_norm(norm)
     if netG == "global":
-        return GlobalGenerator(output_nc, ngf, n_downsample_global, n_blocks_global, norm)
+        return GlobalGenerator(output_nc, ngf, n_downsample_global, n_blocks_global, norm, dtype=dtype)
     if netG == "local":
         return LocalEnhancer(output_nc, ngf, n_downsample_global, n_blocks_global, n_local_enhancers,
-                             n_blocks_local, norm)
+                             n_blocks_local, norm, dtype=dtype)
     if netG == "encoder":
-        return Encoder(output_nc, ngf, n_downsample_global, norm)
+        return Encoder(output_nc, ngf, n_downsample_global, norm, dtype)
     raise ValueError(f"netG must be 'global', 'local' or 'encoder', got {netG!r}")
 
 
 def define_D(ndf: int = 64, n_layers_D: int = 3, norm: str = "instance", use_sigmoid: bool = False, num_D: int = 2,
-             get_interm_feat: bool = True) -> MultiscaleDiscriminator:
-    """The reference's define_D: a MultiscaleDiscriminator."""
+             get_interm_feat: bool = True, dtype: Any = jnp.float32) -> MultiscaleDiscriminator:
+    """The reference's define_D: a MultiscaleDiscriminator computing in `dtype`."""
     check_norm(norm)
-    return MultiscaleDiscriminator(ndf, n_layers_D, norm, use_sigmoid, num_D, get_interm_feat)
+    return MultiscaleDiscriminator(ndf, n_layers_D, norm, use_sigmoid, num_D, get_interm_feat, dtype)

@@ -78,12 +78,9 @@ _SOURCE_KEY = "__source__"
 
 class Conv3x3(nn.Module):
     """torch's Conv2d(in, features, 3, padding=1) with a bias; kernel HWIO,
-    float32 parameters, computed in `dtype`. pix2pix.Conv2d convolves its
-    input with its float32 kernel as they are, which lax refuses for a
-    bfloat16 input; this casts both, and keeps conv_stride1's fast CPU
-    gradients. The
-    init is torchvision's (kaiming normal, fan_out; zero bias), though the
-    weights are always loaded."""
+    float32 parameters, computed in `dtype` (input and kernel cast), through
+    conv_stride1's fast CPU gradients. The init is torchvision's (kaiming
+    normal, fan_out; zero bias), though the weights are always loaded."""
 
     features: int
     dtype: Any = jnp.float32

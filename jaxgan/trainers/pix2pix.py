@@ -121,14 +121,16 @@ class Pix2PixTrainer(TranslationSampleFlags):
             raise ValueError(f"config.loss.gan_mode must be one of {GAN_MODES}, got {config.loss.gan_mode!r}")
         if m.sample_mode not in SAMPLE_MODES:
             raise ValueError(f"config.model.sample_mode must be 'eval' or 'train', got {m.sample_mode!r}")
-        if config.dtype != "float32":
-            raise ValueError(f"config.dtype: the pix2pix networks compute in float32, got {config.dtype!r}")
+        if config.dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"config.dtype must be 'float32' or 'bfloat16' (the networks' compute dtype; "
+                             f"parameters stay float32), got {config.dtype!r}")
         o, n = config.optim, config.train.num_steps
         if o.epoch_steps < 1 or not 0 <= o.decay_steps <= n:
             raise ValueError(f"config.optim.epoch_steps must be >= 1 and optim.decay_steps in [0, train.num_steps="
                              f"{n}], got {o.epoch_steps} and {o.decay_steps}")
-        self.G = networks.define_G(output_nc=int(d.channels), **m.g)
-        self.D = networks.define_D(**m.d)
+        dtype = jnp.dtype(config.dtype)
+        self.G = networks.define_G(output_nc=int(d.channels), **m.g, dtype=dtype)
+        self.D = networks.define_D(**m.d, dtype=dtype)
         size = int(d.image_size)
         self.input_shape = (size, size, int(d.input_channels))
         self.image_shape = (size, size, int(d.channels))
@@ -209,7 +211,8 @@ class Pix2PixTrainer(TranslationSampleFlags):
         fixed by config.seed and the image's place), as the reference's
         test.py at batch 1 without --eval."""
         if self.config.model.sample_mode == "eval":
-            return self.G.apply(g, inputs, train=False)
+            # float32 outputs whatever config.dtype is (the grids, the evaluator and the npz take them as such).
+            return self.G.apply(g, inputs, train=False).astype(jnp.float32)
         params, aux = _split(g)
         key = jax.random.fold_in(jax.random.key(self.config.seed), 3)
 
@@ -217,7 +220,7 @@ class Pix2PixTrainer(TranslationSampleFlags):
             out, _ = _apply(self.G, params, aux, x[None], train=True, rngs={"dropout": jax.random.fold_in(key, i)})
             return out[0]
 
-        return jax.vmap(one)(inputs, jnp.arange(inputs.shape[0]))
+        return jax.vmap(one)(inputs, jnp.arange(inputs.shape[0])).astype(jnp.float32)
 
     def held_out(self, num: int | None) -> tuple[np.ndarray, np.ndarray]:
         """The first `num` pairs of config.eval.split (of config.data.split

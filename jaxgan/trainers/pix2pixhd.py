@@ -146,8 +146,9 @@ class Pix2PixHDTrainer(TranslationSampleFlags):
             raise ValueError(f"config.loss.gan_mode must be one of {GAN_MODES}, got {config.loss.gan_mode!r}")
         if m.sample_mode not in SAMPLE_MODES:
             raise ValueError(f"config.model.sample_mode must be 'eval' or 'train', got {m.sample_mode!r}")
-        if config.dtype != "float32":
-            raise ValueError(f"config.dtype: the pix2pixHD networks compute in float32, got {config.dtype!r}")
+        if config.dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"config.dtype must be 'float32' or 'bfloat16' (the networks' compute dtype; "
+                             f"parameters stay float32), got {config.dtype!r}")
         n = config.train.num_steps
         if o.epoch_steps < 1 or not 0 <= o.decay_steps <= n or not 0 <= o.fix_global_steps <= n:
             raise ValueError(f"config.optim.epoch_steps must be >= 1 and optim.decay_steps and "
@@ -164,10 +165,11 @@ class Pix2PixHDTrainer(TranslationSampleFlags):
         self.image_shape = (size, size, int(d.channels))
         label_channels = self.label_nc or int(d.input_channels)
         self.label_channels = label_channels + int(self.instance)  # what D sees beside the image
-        self.G = networks.define_G(output_nc=int(d.channels), **m.g)
-        self.D = networks.define_D(get_interm_feat=bool(config.loss.feat_matching), **m.d)
+        dtype = jnp.dtype(config.dtype)
+        self.G = networks.define_G(output_nc=int(d.channels), **m.g, dtype=dtype)
+        self.D = networks.define_D(get_interm_feat=bool(config.loss.feat_matching), **m.d, dtype=dtype)
         self.E = (networks.define_G("encoder", output_nc=self.feat_num, ngf=int(m.e.nef),
-                                    n_downsample_global=int(m.e.n_downsample_E), norm=m.g.norm)
+                                    n_downsample_global=int(m.e.n_downsample_E), norm=m.g.norm, dtype=dtype)
                   if self.feat_num else None)
         self.tx = optax.scale_by_adam(b1=o.b1, b2=o.b2, eps=o.eps)
         self.local_prefix = f"model{m.g.get('n_local_enhancers', 1)}_"
@@ -175,7 +177,8 @@ class Pix2PixHDTrainer(TranslationSampleFlags):
         if config.loss.vgg:
             from jaxgan.models import vgg19
 
-            self.vgg = vgg19.VGG19Features()
+            # The perceptual loss's VGG computes in the networks' dtype: float32 unless config.dtype is bfloat16.
+            self.vgg = vgg19.VGG19Features(dtype=dtype)
 
     # ------------------------------------------------------------ protocol
     def phases(self) -> list[Phase]:
@@ -351,14 +354,16 @@ class Pix2PixHDTrainer(TranslationSampleFlags):
             raise ValueError("model.instance_feat: translating needs the encoder's variables")
         e_params, e_aux = _split(e) if self.E is not None else ({}, {})
         if self.config.model.sample_mode == "eval":
-            return self._generate(g_params, g_aux, e_params, e_aux, condition, image, instance, False)[0]
+            # float32 outputs whatever config.dtype is (the grids, the evaluator and the npz take them as such).
+            return self._generate(g_params, g_aux, e_params, e_aux, condition, image, instance, False)[0].astype(
+                jnp.float32)
 
         def one(c, x, i):
             x = None if x is None else x[None]
             i = None if i is None else i[None]
             return self._generate(g_params, g_aux, e_params, e_aux, c[None], x, i, True)[0][0]
 
-        return jax.vmap(one)(condition, image, instance)
+        return jax.vmap(one)(condition, image, instance).astype(jnp.float32)
 
     def held_out(self, num: int | None) -> dict[str, np.ndarray]:
         """The first `num` examples of config.eval.split (of config.data.split
