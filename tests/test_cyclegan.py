@@ -21,10 +21,10 @@ import pytest
 import torch
 from PIL import Image
 from test_models_pix2pix import TorchNLayerDiscriminator, TorchResnetGenerator
-from test_pix2pix import train_on_one_device
+from test_pix2pix import restore, train_on_one_device
 from torch_parity import randomize, state_dict
 
-from jaxgan import checkpoint, configs, parallel, train
+from jaxgan import configs, train
 from jaxgan.data import build_input, edges2digits, thick_digits
 from jaxgan.models import pix2pix as networks
 from jaxgan.trainers import get_trainer
@@ -221,13 +221,6 @@ SMOKE = ("cyclegan_thick_digits.py", "smoke", "--config.data.source=thick_digits
 
 def smoke():
     return load(*SMOKE)
-
-
-def restore(workdir, config, subdir=None):
-    ckpt = checkpoint.Checkpointer(str(workdir), 1, **({"subdir": subdir} if subdir else {}))
-    state, data = ckpt.restore(train.abstract_state(get_trainer(config), config, parallel.make_mesh()))
-    ckpt.close()
-    return state, data
 
 
 @pytest.fixture(scope="module")

@@ -18,12 +18,12 @@ import pytest
 import torch
 from test_models_pix2pixhd import TorchGlobalGenerator, TorchLocalEnhancer, TorchMultiscaleDiscriminator, torch_get_edges
 from test_models_vgg19 import TorchVgg19, torch_vgg_loss
-from test_pix2pix import train_on_one_device
+from test_pix2pix import restore, train_on_one_device
 from torch_parity import randomize, state_dict
 
 from PIL import Image
 
-from jaxgan import checkpoint, configs, parallel, train
+from jaxgan import configs, train
 from jaxgan.data import build_input
 from jaxgan.models import pix2pixhd as networks
 from jaxgan.trainers import get_trainer
@@ -215,13 +215,6 @@ SMOKE = (f"{REPO / 'configs'}/pix2pixhd_cityscapes_1024.py:smoke", "--config.opt
 
 def smoke():
     return configs.load(SMOKE[0], list(SMOKE[1:]))
-
-
-def restore(workdir, config, subdir=None):
-    ckpt = checkpoint.Checkpointer(str(workdir), 1, **({"subdir": subdir} if subdir else {}))
-    state, data = ckpt.restore(train.abstract_state(get_trainer(config), config, parallel.make_mesh()))
-    ckpt.close()
-    return state, data
 
 
 @pytest.fixture(scope="module")
