@@ -80,7 +80,7 @@ import optax
 from jaxgan.models import pix2pix as networks
 from jaxgan.state import count_params, step_key
 from jaxgan.trainers import TranslationSampleFlags, check_sample_format, write_image_samples
-from jaxgan.trainers.pix2pix import GAN_MODES, _apply, _as_channels, _split, gan_loss, learning_rate
+from jaxgan.trainers.pix2pix import GAN_MODES, _apply, _as_channels, _split, adam_update, gan_loss, learning_rate
 from jaxgan.trainers.protocol import BestMetric, Phase
 
 Array = jax.Array
@@ -236,8 +236,7 @@ class CycleGANTrainer(TranslationSampleFlags):
         return learning_rate(self.config.optim, self.config.train.num_steps, step)
 
     def _update(self, params, opt_state, grads, lr):
-        direction, opt_state = self.tx.update(grads, opt_state, params)
-        return jax.tree_util.tree_map(lambda p, u: p - lr * u, params, direction), opt_state
+        return adam_update(self.tx, params, opt_state, grads, lr)
 
     def train_step(self, state: CycleGANState, batch: dict[str, Array]) -> tuple[CycleGANState, dict[str, Array]]:
         """batch: {'input': [1, B, H, W, C_A] (domain A), 'image': [1, B, H, W, C_B] (domain B)}."""

@@ -96,6 +96,28 @@ def _apply(module, params, aux: dict, *args, **kwargs):
     return module.apply({"params": params, **aux}, *args, mutable=list(aux), **kwargs)
 
 
+def check_common_fields(config: Any, arch: str) -> None:
+    """The checks the pix2pix and pix2pixHD trainers share: model.arch (and
+    so the trainer) is `arch`, loss.gan_mode, model.sample_mode and dtype."""
+    m = config.model
+    if m.arch != arch:
+        raise ValueError(f"config.model.arch must be '{arch}' for the {arch} trainer, got {m.arch!r}")
+    if config.loss.gan_mode not in GAN_MODES:
+        raise ValueError(f"config.loss.gan_mode must be one of {GAN_MODES}, got {config.loss.gan_mode!r}")
+    if m.sample_mode not in SAMPLE_MODES:
+        raise ValueError(f"config.model.sample_mode must be 'eval' or 'train', got {m.sample_mode!r}")
+    if config.dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"config.dtype must be 'float32' or 'bfloat16' (the networks' compute dtype; "
+                         f"parameters stay float32), got {config.dtype!r}")
+
+
+def adam_update(tx, params, opt_state, grads, lr):
+    """(params, opt_state) after one step of `tx` (optax.scale_by_adam) at
+    the rate `lr`, a traced scalar of the step's schedule."""
+    direction, opt_state = tx.update(grads, opt_state, params)
+    return jax.tree_util.tree_map(lambda p, u: p - lr * u, params, direction), opt_state
+
+
 def _as_channels(x: Array, channels: int) -> Array:
     """Grey to RGB by copying, RGB to grey by averaging (for the grid)."""
     if x.shape[-1] == channels:
@@ -115,15 +137,7 @@ class Pix2PixTrainer(TranslationSampleFlags):
     def __init__(self, config: Any, mesh: Any = None):
         self.config = config
         m, d = config.model, config.data
-        if m.arch != "pix2pix":
-            raise ValueError(f"config.model.arch must be 'pix2pix' for the pix2pix trainer, got {m.arch!r}")
-        if config.loss.gan_mode not in GAN_MODES:
-            raise ValueError(f"config.loss.gan_mode must be one of {GAN_MODES}, got {config.loss.gan_mode!r}")
-        if m.sample_mode not in SAMPLE_MODES:
-            raise ValueError(f"config.model.sample_mode must be 'eval' or 'train', got {m.sample_mode!r}")
-        if config.dtype not in ("float32", "bfloat16"):
-            raise ValueError(f"config.dtype must be 'float32' or 'bfloat16' (the networks' compute dtype; "
-                             f"parameters stay float32), got {config.dtype!r}")
+        check_common_fields(config, "pix2pix")
         o, n = config.optim, config.train.num_steps
         if o.epoch_steps < 1 or not 0 <= o.decay_steps <= n:
             raise ValueError(f"config.optim.epoch_steps must be >= 1 and optim.decay_steps in [0, train.num_steps="
@@ -166,8 +180,7 @@ class Pix2PixTrainer(TranslationSampleFlags):
         return learning_rate(self.config.optim, self.config.train.num_steps, step)
 
     def _update(self, params, opt_state, grads, lr):
-        direction, opt_state = self.tx.update(grads, opt_state, params)
-        return jax.tree_util.tree_map(lambda p, u: p - lr * u, params, direction), opt_state
+        return adam_update(self.tx, params, opt_state, grads, lr)
 
     def train_step(self, state: Pix2PixState, batch: dict[str, Array]) -> tuple[Pix2PixState, dict[str, Array]]:
         """batch: {'input': [1, B, H, W, Cin], 'image': [1, B, H, W, C]}."""

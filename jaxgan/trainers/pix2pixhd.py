@@ -62,7 +62,7 @@ import optax
 from jaxgan.models import pix2pixhd as networks
 from jaxgan.state import count_params, step_key
 from jaxgan.trainers import TranslationSampleFlags, check_sample_format, write_image_samples
-from jaxgan.trainers.pix2pix import GAN_MODES, SAMPLE_MODES, _apply, _split, gan_loss
+from jaxgan.trainers.pix2pix import _apply, _as_channels, _split, adam_update, check_common_fields, gan_loss
 from jaxgan.trainers.protocol import BestMetric, Phase
 
 Array = jax.Array
@@ -116,10 +116,6 @@ def learning_rate(optim: Any, num_steps: int, step: Array) -> Array:
     return optim.lr * (1.0 - jnp.maximum(0.0, epoch - n_epochs) / n_decay)
 
 
-def _rgb(x: Array) -> Array:
-    return jnp.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
-
-
 def label_colors(label_nc: int) -> np.ndarray:
     """[label_nc, 3] colours in [-1, 1] for the grids' label maps: 0 black,
     the others spread over hue (deterministic)."""
@@ -128,6 +124,10 @@ def label_colors(label_nc: int) -> np.ndarray:
     rgb = np.clip(np.abs(((h6 + np.array([0.0, 4.0, 2.0])) % 6.0) - 3.0) - 1.0, 0.0, 1.0)
     rgb[0] = 0.0
     return (2.0 * rgb - 1.0).astype(np.float32)
+
+
+def _as_rgb(x: Array) -> Array:
+    return _as_channels(x, 3)
 
 
 class Pix2PixHDTrainer(TranslationSampleFlags):
@@ -140,15 +140,7 @@ class Pix2PixHDTrainer(TranslationSampleFlags):
     def __init__(self, config: Any, mesh: Any = None):
         self.config = config
         m, d, o = config.model, config.data, config.optim
-        if m.arch != "pix2pixhd":
-            raise ValueError(f"config.model.arch must be 'pix2pixhd' for the pix2pixhd trainer, got {m.arch!r}")
-        if config.loss.gan_mode not in GAN_MODES:
-            raise ValueError(f"config.loss.gan_mode must be one of {GAN_MODES}, got {config.loss.gan_mode!r}")
-        if m.sample_mode not in SAMPLE_MODES:
-            raise ValueError(f"config.model.sample_mode must be 'eval' or 'train', got {m.sample_mode!r}")
-        if config.dtype not in ("float32", "bfloat16"):
-            raise ValueError(f"config.dtype must be 'float32' or 'bfloat16' (the networks' compute dtype; "
-                             f"parameters stay float32), got {config.dtype!r}")
+        check_common_fields(config, "pix2pixhd")
         n = config.train.num_steps
         if o.epoch_steps < 1 or not 0 <= o.decay_steps <= n or not 0 <= o.fix_global_steps <= n:
             raise ValueError(f"config.optim.epoch_steps must be >= 1 and optim.decay_steps and "
@@ -242,8 +234,7 @@ class Pix2PixHDTrainer(TranslationSampleFlags):
         return learning_rate(self.config.optim, self.config.train.num_steps, step)
 
     def _update(self, params, opt_state, grads, lr):
-        direction, opt_state = self.tx.update(grads, opt_state, params)
-        return jax.tree_util.tree_map(lambda p, u: p - lr * u, params, direction), opt_state
+        return adam_update(self.tx, params, opt_state, grads, lr)
 
     def condition(self, batch: dict[str, Array]) -> Array:
         """What D sees beside the image: one-hot labels (or the input image)
@@ -318,7 +309,7 @@ class Pix2PixHDTrainer(TranslationSampleFlags):
             if cfg.vgg:
                 from jaxgan.models import vgg19
 
-                g_vgg = cfg.lambda_feat * vgg19.vgg_loss(self.vgg, constants, _rgb(fake), _rgb(real))
+                g_vgg = cfg.lambda_feat * vgg19.vgg_loss(self.vgg, constants, _as_rgb(fake), _as_rgb(real))
             return g_gan + g_feat + g_vgg, (aux, g_gan, g_feat, g_vgg)
 
         (_, (d_aux, g_gan, g_feat, g_vgg)), d_fake = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
@@ -387,7 +378,7 @@ class Pix2PixHDTrainer(TranslationSampleFlags):
             ids = inputs["label_map"].reshape(inputs["label_map"].shape[:3]).astype(jnp.int32)
             picture = jnp.asarray(label_colors(self.label_nc))[ids]
         else:
-            picture = _rgb(inputs["input"].astype(jnp.float32))
+            picture = _as_rgb(inputs["input"].astype(jnp.float32))
         if self.instance:
             picture = jnp.where(networks.instance_edges(inputs["instance"]) > 0, 1.0, picture)
         return picture
@@ -395,7 +386,7 @@ class Pix2PixHDTrainer(TranslationSampleFlags):
     def sample_grid(self, state: Pix2PixHDState, inputs: dict[str, Array]) -> Array:
         """[3N, H, W, 3]: label map, output, target of each example in turn."""
         out = self.translate(state.g, inputs, state.e)
-        triplets = jnp.stack([self.show_condition(inputs), _rgb(out), _rgb(inputs["image"])], axis=1)
+        triplets = jnp.stack([self.show_condition(inputs), _as_rgb(out), _as_rgb(inputs["image"])], axis=1)
         return jnp.clip(triplets.reshape(-1, *triplets.shape[2:]), -1.0, 1.0)
 
     def evaluator(self, workdir: str, mesh: Any):
