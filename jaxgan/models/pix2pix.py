@@ -135,6 +135,17 @@ def torch_default_bias_init(fan_in: int):
     return lambda key, shape, dtype=jnp.float32: init_noise.uniform(key, shape, dtype, -bound, bound)
 
 
+def _kernel_init(kind: str, fan_in: int):
+    """'normal': the references' N(0, 0.02) (init_weights / weights_init);
+    'torch': torch's default conv weight init, kaiming_uniform(a=sqrt(5)) =
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (StarGAN keeps it)."""
+    if kind == "normal":
+        return conv_init
+    if kind == "torch":
+        return torch_default_bias_init(fan_in)
+    raise ValueError(f"kernel_init: 'normal' or 'torch', got {kind!r}")
+
+
 def _bias_init(kind: str, fan_in: int):
     if kind == "zeros":
         return nn.initializers.zeros
@@ -163,7 +174,8 @@ class Conv2d(nn.Module):
     """torch's Conv2d(in, features, kernel_size, stride, padding, bias=use_bias)
     with zero padding; kernel HWIO. Strides 1 and 2 run in the CPU's fast forms
     on a CPU (conv_stride1, layers.conv_stride2). `bias_init` 'zeros' is the
-    CycleGAN/pix2pix init, 'torch' torch's default (pix2pixHD). Float32
+    CycleGAN/pix2pix init, 'torch' torch's default (pix2pixHD); `kernel_init`
+    'normal' is N(0, 0.02), 'torch' torch's default (StarGAN). Float32
     parameters; input, kernel and bias are cast to `dtype` (lax convolves
     operands of one dtype only), the output is `dtype`."""
 
@@ -174,11 +186,13 @@ class Conv2d(nn.Module):
     use_bias: bool = True
     bias_init: str = "zeros"
     dtype: Any = jnp.float32
+    kernel_init: str = "normal"
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         k, p, cin = self.kernel_size, self.padding, x.shape[-1]
-        kernel = self.param("kernel", conv_init, (k, k, cin, self.features), jnp.float32).astype(self.dtype)
+        init = _kernel_init(self.kernel_init, cin * k * k)
+        kernel = self.param("kernel", init, (k, k, cin, self.features), jnp.float32).astype(self.dtype)
         x = x.astype(self.dtype)
         pads = ((p, p), (p, p))
         if self.stride == 1:
@@ -200,7 +214,7 @@ class ConvTranspose2d(nn.Module):
     lax pads the dilated input by k - 1 - padding before and that plus
     output_padding after. Stride 2 runs in the CPU's fast form on a CPU
     (layers.conv_transpose_stride2). Float32 parameters, computed in
-    `dtype` as Conv2d."""
+    `dtype` as Conv2d (and `kernel_init` as its)."""
 
     features: int
     kernel_size: int
@@ -210,11 +224,14 @@ class ConvTranspose2d(nn.Module):
     use_bias: bool = True
     bias_init: str = "zeros"
     dtype: Any = jnp.float32
+    kernel_init: str = "normal"
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         k = self.kernel_size
-        kernel = self.param("kernel", conv_init, (k, k, self.features, x.shape[-1]), jnp.float32)
+        # torch's fan_in of a transposed conv's weight [in, out, k, k] is out * k * k.
+        init = _kernel_init(self.kernel_init, self.features * k * k)
+        kernel = self.param("kernel", init, (k, k, self.features, x.shape[-1]), jnp.float32)
         kernel, x = kernel.astype(self.dtype), x.astype(self.dtype)
         lo = k - 1 - self.padding
         pads = ((lo, lo + self.output_padding),) * 2
@@ -224,7 +241,6 @@ class ConvTranspose2d(nn.Module):
             y = jax.lax.conv_transpose(x, kernel, (self.stride,) * 2, pads,
                                        dimension_numbers=("NHWC", "HWIO", "NHWC"), transpose_kernel=True)
         if self.use_bias:
-            # torch's fan_in of a transposed conv's weight [in, out, k, k] is out * k * k.
             bias = self.param("bias", _bias_init(self.bias_init, self.features * k * k), (self.features,), jnp.float32)
             y = y + bias.astype(self.dtype)
         return y
