@@ -1,7 +1,7 @@
-"""Translate a folder with a trained pix2pix, pix2pixHD or CycleGAN generator:
-`python -m jaxgan.translate`, the reference test scripts' job
+"""Translate a folder with a trained pix2pix, pix2pixHD, CycleGAN or StarGAN
+generator: `python -m jaxgan.translate`, the reference test scripts' job
 (junyanz/pytorch-CycleGAN-and-pix2pix test.py, NVIDIA/pix2pixHD test.py and
-encode_features.py).
+encode_features.py, yunjey/stargan's solver.test).
 
 Weights come from a jaxgan run (its workdir: the config it saved, or --config,
 and the latest checkpoint, or --step; only G's and the encoder's variables
@@ -30,6 +30,15 @@ without torch), described with the references' own option names:
         --instance train_inst/ --output clusters.npz
     python -m jaxgan.translate --workdir runs/city_feat --input test_label/ --instance test_inst/ \\
         --features clusters.npz --seed 3 --output out/
+    # StarGAN's published CelebA model (200000-G.ckpt; Black_Hair,Blond_Hair,Brown_Hair,Male,Young): the
+    # reference's test grid, each input beside its five translations, the inputs' labels from CelebA's file
+    python -m jaxgan.translate --weights 200000-G.ckpt --arch stargan --labels list_attr_celeba.txt \\
+        --input celeba/ --output out/
+    # one target: blond and female, the other attributes each input's own (or all of them set: no --labels)
+    python -m jaxgan.translate --weights 200000-G.ckpt --arch stargan --target Blond_Hair=1,Male=0 \\
+        --labels list_attr_celeba.txt --input celeba/ --output out/
+    # a StarGAN run (its attributes or domains, crop and size from its config)
+    python -m jaxgan.translate --workdir runs/stargan_celeba --labels 0,1,0,0,1 --input faces/ --output out/
 
 A CycleGAN run holds two generators: --direction AtoB (default) translates
 with G_A (domain A to B), BtoA with G_B (B to A); with --aligned the same flag
@@ -86,8 +95,47 @@ k-means (k-means++ starts, 10 restarts, deterministic with --seed) to
 'class_<c>' [k, feat_num] per class, 'feat_num', 'n_clusters' and
 'class_rule' ('instance_ids' or 'labels', which --features then applies).
 
-Python: `network_from_run`, `network_from_torch`, `translate_folder`,
-`encode_features` and `sample_features` are the same steps.
+StarGAN (--arch stargan, or a stargan run). One G for every domain reads
+the image and a target label vector c, each entry an attribute's 0/1 (the
+reference's CelebA: --attributes names them in order, default
+Black_Hair,Blond_Hair,Brown_Hair,Male,Young, its --selected_attrs) or one
+domain's one-hot (its RaFD and custom folders: --domains names them; a file
+whose c_dim is not 5 without either is read as domains 0..c_dim-1). The
+reference's options --c_dim (default: the file's, from its first conv, which
+reads 3 image channels + c_dim), --g_conv_dim 64 and --g_repeat_num 6
+describe the file (its {iters}-G.ckpt: zip or the legacy format of the
+2018 published models); the InstanceNorms' running statistics in it are
+never used (the reference never leaves training mode, so --mode changes
+nothing). Inputs are read as the reference's test: a center crop of
+--crop_size (default 178, celeba_crop_size; 0: none), the short side resized
+(bilinear) to --image_size (default 128; 0: none), in [-1, 1]; a run uses its
+config.data.crop_size and image_size.
+
+Targets. --target 'Black_Hair=1,Male=0' sets those attributes of each
+input's own labels; setting an attribute of an exclusive group (--exclusive
+'A,B,C;D,E', default the hair colours Black_Hair, Blond_Hair, Brown_Hair,
+Gray_Hair among the attributes, as the reference's create_labels; a run's
+config.data.exclusive) to 1 sets the rest of its group to 0. The inputs' own
+labels come from --labels: an attribute file in list_attr_celeba.txt's
+format (a count line, the names, then `filename v1 .. v40` with 1 / -1; rows
+found by the input's file name, or its name without the extension) or one
+comma-separated 0/1 vector in the attributes' order for every input;
+without --labels the target must set every attribute. A domain model's
+target is a domain's name (--target happy). Without --target: the
+reference's test grid, per input one row [the input, then one translation
+per attribute: a hair colour set (the others of its group cleared), any other
+attribute flipped], or for a domain model [the input, then one translation
+per domain].
+
+StarGAN outputs: one PNG per input (the grid row, or the one translation),
+or with --output-format npz translations.npz holding 'x' (float32 [N, H, W, C] with
+--target, [N, c_dim, H, W, C] for the grid), 'input' (the preprocessed inputs
+[N, H, W, C]), 'c' (the targets, [N, c_dim] or [N, c_dim, c_dim]), 'names',
+'columns' (the target, or the grid's attribute per column) and 'attributes'.
+
+Python: `network_from_run`, `network_from_torch`, `stargan_from_torch`,
+`translate_folder`, `translate_stargan_folder`, `encode_features` and
+`sample_features` are the same steps.
 """
 
 from __future__ import annotations
@@ -96,6 +144,7 @@ import dataclasses
 import functools
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -112,7 +161,11 @@ from jaxgan.models import pix2pixhd as hd_networks
 
 PIX2PIX_ARCHS = (*p2p_networks.UNET_NUM_DOWNS, "resnet_6blocks", "resnet_9blocks")
 PIX2PIXHD_ARCHS = ("pix2pixhd_global", "pix2pixhd_local")
-ARCHS = PIX2PIX_ARCHS + PIX2PIXHD_ARCHS
+ARCHS = PIX2PIX_ARCHS + PIX2PIXHD_ARCHS + ("stargan",)
+# The reference StarGAN's (yunjey/stargan) default selected_attrs, those of its published CelebA models, and the
+# attributes its create_labels treats as mutually exclusive (one set to 1 clears the others).
+STARGAN_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
 MODES = ("eval", "train")
 OUTPUT_FORMATS = ("png", "npz")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -129,14 +182,43 @@ class InputError(ValueError):
 # Networks
 
 
+@dataclasses.dataclass(frozen=True)
+class LabelSpace:
+    """What a StarGAN G's label vector c [c_dim] means: `names` in c's
+    order; `one_hot` False: attributes (c holds each attribute's 0/1, the
+    reference's CelebA), True: domains (c is one domain's one-hot vector, the
+    reference's RaFD and custom folders); `exclusive`: groups of attributes
+    of which a target sets one to 1 and the others to 0 (the reference's hair
+    colours)."""
+
+    names: tuple[str, ...]
+    one_hot: bool = False
+    exclusive: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def c_dim(self) -> int:
+        return len(self.names)
+
+    def group_of(self, name: str) -> tuple[str, ...]:
+        return next((g for g in self.exclusive if name in g), ())
+
+    def describe(self) -> str:
+        if self.one_hot:
+            return f"{self.c_dim} one-hot domains ({', '.join(self.names)})"
+        groups = "; ".join(", ".join(g) for g in self.exclusive)
+        return f"attributes {', '.join(self.names)}" + (f" (exclusive: {groups})" if groups else "")
+
+
 @dataclasses.dataclass
 class Network:
     """A generator (and pix2pixHD's instance-feature encoder) ready to
-    translate. `family` 'pix2pix' (G reads the input image) or 'pix2pixhd'
+    translate. `family` 'pix2pix' (G reads the input image), 'pix2pixhd'
     (G reads one-hot labels, or the input image with label_nc 0, the instance
-    edges with `instance`, and feat_num feature channels with an encoder).
-    `multiple`: the side multiple G (and E) need. `G` is None for a network
-    loaded only to encode features."""
+    edges with `instance`, and feat_num feature channels with an encoder) or
+    'stargan' (G reads the image and a target label vector; `labels` says
+    what the vector means, `crop_size` and `image_size` are the default
+    preprocessing). `multiple`: the side multiple G (and E) need. `G` is None
+    for a network loaded only to encode features."""
 
     family: str
     G: Any
@@ -151,6 +233,9 @@ class Network:
     feat_num: int = 0
     default_mode: str = "eval"
     description: str = ""
+    labels: LabelSpace | None = None
+    crop_size: int = 0
+    image_size: int = 0
 
     @property
     def input_key(self) -> str:
@@ -176,15 +261,16 @@ def pix2pixhd_multiple(netG: str, n_downsample_global: int, n_local_enhancers: i
 
 
 def network_from_run(config: Any, workdir: str, step: int | None = None, direction: str = "AtoB") -> Network:
-    """G (and E) of a pix2pix, pix2pixHD or CycleGAN run's checkpoint (default
-    the latest), restored alone (D and the optimizer states stay on disk) on
-    one device; of a CycleGAN run G_A for `direction` 'AtoB', G_B for 'BtoA'."""
+    """G (and E) of a pix2pix, pix2pixHD, CycleGAN or StarGAN run's checkpoint
+    (default the latest), restored alone (D and the optimizer states stay on
+    disk) on one device; of a CycleGAN run G_A for `direction` 'AtoB', G_B
+    for 'BtoA'."""
     from jaxgan import checkpoint
     from jaxgan.trainers import get_trainer
 
-    if config.trainer not in ("pix2pix", "pix2pixhd", "cyclegan"):
+    if config.trainer not in ("pix2pix", "pix2pixhd", "cyclegan", "stargan"):
         raise ValueError(f"the run in {workdir} trains {config.trainer!r}: jaxgan.translate takes pix2pix, "
-                         "pix2pixhd and cyclegan runs")
+                         "pix2pixhd, cyclegan and stargan runs")
     if direction not in ("AtoB", "BtoA"):
         raise ValueError(f"--direction must be 'AtoB' or 'BtoA', got {direction!r}")
     if "://" not in str(workdir) and not os.path.isdir(workdir):
@@ -211,6 +297,17 @@ def network_from_run(config: Any, workdir: str, step: int | None = None, directi
         ckpt.close()
     m, d = config.model, config.data
     description = f"the {config.trainer} run in {workdir} at step {step}"
+    if config.trainer == "stargan":
+        # The labels' meaning from the trainer (data.attributes, or data.domains / model.c_dim, one-hot) and the
+        # config (data.exclusive); preprocessing as the run's data: center crop data.crop_size, then image_size.
+        names = tuple(trainer.names) or tuple(str(i) for i in range(trainer.c_dim))
+        one_hot = trainer.label_kind == "domains"
+        space = LabelSpace(names, one_hot, () if one_hot else exclusive_groups(
+            list(d.get("exclusive") or []), names, strict=False))
+        channels = int(d.channels)
+        return Network("stargan", trainer.G, restored["g"], channels, channels, 4, labels=space,
+                       crop_size=int(d.get("crop_size", 0) or 0), image_size=int(d.image_size),
+                       description=f"{description} ({space.describe()})")
     if cyclegan:
         # G_A reads domain A (input_channels) and writes B (channels); G_B the other way round. Both in eval
         # mode by default: with CycleGAN's instance norm and no dropout it is the reference's train-mode test.
@@ -257,21 +354,26 @@ def _mismatch_hint(got: dict[str, tuple], want: dict[str, tuple], flags_of: dict
 
 
 def _load_torch(path: str, like: Any, what: str, flags_of: dict[str, str],
-                alternatives: Sequence[tuple[Any, str]] = ()) -> dict:
-    """The variables in the reference's state dict `path`, checked against
-    `like` (the flax network's eval_shape); one-line errors naming the file
-    and the flag most likely wrong: the hint of the first of `alternatives`
-    ((like, hint) of other settings) that the file fits, else a guess from
-    the differences."""
+                alternatives: Sequence[tuple[Any, str]] = (), convert: Any = None,
+                state_dict: dict | None = None) -> dict:
+    """The variables in the reference's state dict `path` (or `state_dict`,
+    already read from it), checked against `like` (the flax network's
+    eval_shape); one-line errors naming the file and the flag most likely
+    wrong: the hint of the first of `alternatives` ((like, hint) of other
+    settings) that the file fits, else a guess from the differences.
+    `convert(state_dict, like=None)`: the state dict's variables (default
+    pix2pix.params_from_torch_state_dict)."""
     from jaxgan.convert import torch_checkpoint
 
-    state_dict = torch_checkpoint.load_state_dict(path)  # FileNotFoundError / CheckpointError name the file
+    convert = convert or p2p_networks.params_from_torch_state_dict
+    if state_dict is None:
+        state_dict = torch_checkpoint.load_state_dict(path)  # FileNotFoundError / CheckpointError name the file
     try:
-        variables = p2p_networks.params_from_torch_state_dict(state_dict)
+        variables = convert(state_dict)
     except ValueError as e:
         raise ValueError(f"{path} is not a generator state dict of the references ({e}); check --weights") from e
     try:
-        p2p_networks.params_from_torch_state_dict(state_dict, like=like)
+        convert(state_dict, like=like)
     except ValueError as e:
         got = _flat_shapes(variables)
         fits = [h for other, h in alternatives if _flat_shapes(other) == got]
@@ -292,6 +394,8 @@ def network_from_torch(arch: str, weights: str | None, *, encoder_weights: str |
     `encoder_weights`: pix2pixHD's latest_net_E.pth (with instance_feat)."""
     if arch not in ARCHS:
         raise ValueError(f"--arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+    if arch == "stargan":
+        raise ValueError("StarGAN's options differ: stargan_from_torch(weights, c_dim=..., g_conv_dim=..., ...)")
     key = jax.random.key(0)
     if arch in PIX2PIX_ARCHS:
         norm = norm or "batch"
@@ -346,6 +450,149 @@ def network_from_torch(arch: str, weights: str | None, *, encoder_weights: str |
                                  output="--feat_num", width="--nef"))
     return Network("pix2pixhd", G, g, input_nc, output_nc, multiple, label_nc=label_nc, instance=not no_instance,
                    E=E, e=e, feat_num=feat, description=f"{weights or encoder_weights} ({what})")
+
+
+# --------------------------------------------------------------------------
+# StarGAN: one G for every domain, told the target by a label vector c
+
+
+def _names(spec: str | Sequence[str] | None, flag: str) -> tuple[str, ...] | None:
+    """Names from 'a,b,c' (or a sequence of them); None stays None."""
+    if spec is None:
+        return None
+    names = tuple(n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec))
+    if not names or not all(names):
+        raise ValueError(f"{flag}: an empty name in {spec!r} (comma-separated names)")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"{flag} names {twice[0]} twice")
+    return names
+
+
+def exclusive_groups(spec: str | Sequence | None, names: Sequence[str], strict: bool = True
+                     ) -> tuple[tuple[str, ...], ...]:
+    """The groups of mutually exclusive attributes among `names`: spec None:
+    the hair colours among them (the reference's create_labels); 'A,B;C,D'
+    (--exclusive: groups split by ';', '' none); a list of names (one group,
+    a run's config.data.exclusive) or of lists. Names not among `names` are
+    an error when `strict` (a flag's typo), else left out (a config lists
+    all four hair colours)."""
+    if spec is None:
+        groups = [[n for n in names if n in HAIR_COLOURS]]
+    elif isinstance(spec, str):
+        groups = [g.split(",") for g in spec.split(";")] if spec.strip() else []
+    else:
+        spec = list(spec)
+        groups = [list(g) for g in spec] if spec and not isinstance(spec[0], str) else [spec]
+    out: list[tuple[str, ...]] = []
+    seen: set[str] = set()
+    for group in groups:
+        group = [str(n).strip() for n in group if str(n).strip()]
+        unknown = [n for n in group if n not in names]
+        if unknown and strict:
+            raise ValueError(f"--exclusive: unknown attribute {unknown[0]!r}; the model's attributes: "
+                             f"{', '.join(names)}")
+        group = [n for n in group if n in names]
+        again = [n for n in group if n in seen]
+        if again:
+            raise ValueError(f"--exclusive puts {again[0]} in two groups")
+        seen.update(group)
+        if group:
+            out.append(tuple(group))
+    return tuple(out)
+
+
+def label_space(c_dim: int | None = None, *, attributes: str | Sequence[str] | None = None,
+                domains: str | Sequence[str] | None = None, exclusive: str | Sequence | None = None) -> LabelSpace:
+    """What a StarGAN G's c means (module docstring): `attributes` names c's
+    attributes in order, `domains` its one-hot domains; with neither, c_dim
+    5 is the reference's CelebA attributes (Black_Hair, Blond_Hair,
+    Brown_Hair, Male, Young) and any other c_dim one-hot domains named 0 ..
+    c_dim - 1. `exclusive`: see exclusive_groups."""
+    attributes, domains = _names(attributes, "--attributes"), _names(domains, "--domains")
+    if attributes and domains:
+        raise ValueError("--attributes (a multi-attribute model, CelebA's) and --domains (one-hot domains, RaFD's) "
+                         "exclude each other")
+    names = attributes or domains
+    if names is not None and c_dim is not None and len(names) != c_dim:
+        raise ValueError(f"--c_dim is {c_dim} but --{'attributes' if attributes else 'domains'} names {len(names)}: "
+                         f"{', '.join(names)}")
+    if names is None:
+        c_dim = len(STARGAN_ATTRIBUTES) if c_dim is None else int(c_dim)
+        if c_dim == len(STARGAN_ATTRIBUTES):
+            attributes = names = STARGAN_ATTRIBUTES
+        else:
+            domains = names = tuple(str(i) for i in range(c_dim))
+    if domains:
+        if exclusive:
+            raise ValueError("--exclusive groups attributes; a domain model's label is one-hot already")
+        return LabelSpace(names, one_hot=True)
+    return LabelSpace(names, False, exclusive_groups(exclusive, names))
+
+
+def stargan_layout(state_dict: dict) -> dict[str, int] | None:
+    """{conv_dim, repeat_num, channels, c_dim} of the reference StarGAN G
+    whose state dict this is (the first conv reads channels + c_dim, the
+    last writes channels); None when it is none."""
+    sd = {k.removeprefix("module."): v for k, v in state_dict.items()}
+    first = sd.get("main.0.weight")
+    top = [int(m.group(1)) for k in sd if (m := re.fullmatch(r"main\.(\d+)\.weight", k)) and np.ndim(sd[k]) == 4]
+    if first is None or np.ndim(first) != 4 or not top:
+        return None
+    blocks = {m.group(1) for k in sd if (m := re.fullmatch(r"main\.(\d+)\.main\.0\.weight", k))}
+    channels = int(np.shape(sd[f"main.{max(top)}.weight"])[0])
+    return dict(conv_dim=int(np.shape(first)[0]), repeat_num=len(blocks), channels=channels,
+                c_dim=int(np.shape(first)[1]) - channels)
+
+
+def _stargan_like(G: Any) -> Any:
+    x, c = jnp.zeros((1, 4, 4, G.channels)), jnp.zeros((1, G.c_dim))
+    return jax.eval_shape(lambda k: G.init(k, x, c), jax.random.key(0))
+
+
+def stargan_from_torch(weights: str, *, c_dim: int | None = None, g_conv_dim: int = 64, g_repeat_num: int = 6,
+                       attributes: str | Sequence[str] | None = None, domains: str | Sequence[str] | None = None,
+                       exclusive: str | Sequence | None = None, crop_size: int = 178,
+                       image_size: int = 128) -> Network:
+    """The reference StarGAN's G in `weights` (its {iters}-G.ckpt, a
+    torch.save of G.state_dict() in the zip or the legacy format), described
+    by the reference's options (c_dim, g_conv_dim, g_repeat_num) and what its
+    labels mean (label_space); c_dim, unless an option states it, is the
+    file's (its first conv reads 3 image channels + c_dim). The
+    InstanceNorms' running statistics in the file are dropped: the reference
+    never uses them (jaxgan.models.stargan)."""
+    from jaxgan.convert import torch_checkpoint
+    from jaxgan.models import stargan
+
+    state_dict = torch_checkpoint.load_state_dict(weights)  # FileNotFoundError / CheckpointError name the file
+    layout = stargan_layout(state_dict)
+    if layout is None or layout["c_dim"] < 1:
+        raise ValueError(f"{weights} is not a StarGAN generator state dict (no first conv main.0.weight reading "
+                         "image channels + c_dim labels); check --weights (the reference's {iters}-G.ckpt)")
+    names = _names(attributes, "--attributes") or _names(domains, "--domains")
+    if c_dim is not None and names is not None and c_dim != len(names):
+        label_space(c_dim, attributes=attributes, domains=domains)  # raises, naming both
+    stated = c_dim if c_dim is not None else (len(names) if names else None)
+    if stated is not None and stated != layout["c_dim"]:
+        flag = "--c_dim" if c_dim is not None else ("--attributes" if attributes else "--domains")
+        raise ValueError(f"{weights} does not fit {flag} ({stated} labels): its first conv reads "
+                         f"{layout['channels'] + layout['c_dim']} channels = {layout['channels']} image channels + "
+                         f"c_dim {layout['c_dim']}; check {flag}")
+    space = label_space(layout["c_dim"], attributes=attributes, domains=domains, exclusive=exclusive)
+    channels = layout["channels"]
+    G = stargan.Generator(g_conv_dim, space.c_dim, g_repeat_num, channels)
+    what = f"--arch stargan --g_conv_dim {g_conv_dim} --g_repeat_num {g_repeat_num} --c_dim {space.c_dim}"
+    alternatives = []
+    if (layout["conv_dim"], layout["repeat_num"]) != (g_conv_dim, g_repeat_num):
+        other = stargan.Generator(layout["conv_dim"], space.c_dim, layout["repeat_num"], channels)
+        alternatives.append((_stargan_like(other), f"--g_conv_dim {layout['conv_dim']} --g_repeat_num "
+                                                   f"{layout['repeat_num']} (the file's G)"))
+    flags_of = dict(structure="--g_repeat_num", norm="--g_repeat_num", input="--c_dim", output="--c_dim",
+                    width="--g_conv_dim")
+    g = _load_torch(weights, _stargan_like(G), what, flags_of, alternatives, convert=stargan.params_from_torch,
+                    state_dict=state_dict)
+    return Network("stargan", G, g, channels, channels, 4, labels=space, crop_size=crop_size, image_size=image_size,
+                   description=f"{weights} ({what}; {space.describe()})")
 
 
 # --------------------------------------------------------------------------
@@ -800,6 +1047,315 @@ def translate_folder(net: Network, input_dir: str, output: str, *, instance_dir:
 
 
 # --------------------------------------------------------------------------
+# StarGAN translation: labels, targets, images
+
+
+@functools.partial(jax.jit, static_argnames=("G",))
+def _translate_stargan(g, x, c, *, G):
+    """G(x_i, c_ik) for images x [N, H, W, C] and targets c [N, K, c_dim]:
+    [N, K, H, W, C] float32."""
+    n, k = c.shape[:2]
+    out = G.apply(g, jnp.repeat(x, k, axis=0), c.reshape(n * k, c.shape[-1]))
+    return out.astype(jnp.float32).reshape(n, k, *out.shape[1:])
+
+
+def parse_target(spec: str, space: LabelSpace) -> dict[str, float]:
+    """--target as {name: 0. or 1.}: 'NAME=0/1,...' for attributes (an
+    attribute set to 1 sets the others of its exclusive group to 0), one
+    domain name for one-hot domains (all of c then)."""
+    items = [t.strip() for t in spec.split(",") if t.strip()]
+    if not items:
+        raise ValueError("--target is empty: NAME=0/1 pairs (attributes) or a domain's name")
+    if space.one_hot:
+        name, _, value = items[0].partition("=")
+        if len(items) != 1 or value.strip() not in ("", "1"):
+            raise ValueError(f"--target: a domain model translates to one domain, by name ({', '.join(space.names)});"
+                             f" got {spec!r}")
+        if name.strip() not in space.names:
+            raise ValueError(f"--target: unknown domain {name.strip()!r}; the model's domains: {', '.join(space.names)}")
+        return {n: float(n == name.strip()) for n in space.names}
+    out: dict[str, float] = {}
+    for item in items:
+        name, eq, value = (t.strip() for t in item.partition("="))
+        if not eq:
+            raise ValueError(f"--target: {item!r} is not NAME=0 or NAME=1")
+        if name not in space.names:
+            raise ValueError(f"--target: unknown attribute {name!r}; the model's attributes: {', '.join(space.names)}")
+        if value not in ("0", "1"):
+            raise ValueError(f"--target: {name}={value}: an attribute's value is 0 or 1")
+        if name in out:
+            raise ValueError(f"--target sets {name} twice")
+        out[name] = float(value)
+    for group in space.exclusive:
+        ones = [n for n in group if out.get(n) == 1.0]
+        if len(ones) > 1:
+            raise ValueError(f"--target sets {' and '.join(ones)} to 1: they are mutually exclusive (--exclusive)")
+        if ones:
+            for n in group:
+                out.setdefault(n, 0.0)
+    return out
+
+
+def apply_target(c_org: np.ndarray | None, target: dict[str, float], space: LabelSpace, n: int) -> np.ndarray:
+    """[n, c_dim] float32: each input's labels c_org [n, c_dim] with the
+    attributes of `target` (parse_target) set; without c_org the target must
+    set them all."""
+    missing = [a for a in space.names if a not in target]
+    if c_org is None:
+        if missing:
+            raise ValueError(f"--target leaves {', '.join(missing)} as each input's own: pass --labels (an attribute "
+                             "file such as list_attr_celeba.txt, or one 0/1 vector for every input) or set them in "
+                             "--target")
+        c = np.zeros((n, space.c_dim), np.float32)
+    else:
+        c = np.array(c_org, np.float32, copy=True)
+    for i, name in enumerate(space.names):
+        if name in target:
+            c[:, i] = target[name]
+    return c
+
+
+def create_labels(c_org: np.ndarray | None, space: LabelSpace, n: int) -> list[np.ndarray]:
+    """The reference's create_labels (its test's targets), c_dim arrays [n,
+    c_dim] float32: for one-hot domains each domain in turn; for attributes,
+    for each attribute i in turn each input's own labels c_org with i set to
+    1 and the rest of its exclusive group to 0 when i is in one, else with i
+    flipped."""
+    if space.one_hot:
+        return [np.tile(np.eye(space.c_dim, dtype=np.float32)[i], (n, 1)) for i in range(space.c_dim)]
+    if c_org is None:
+        raise ValueError("the grid (no --target) changes each input's own attributes in turn, as the reference's "
+                         "test: pass --labels (an attribute file such as list_attr_celeba.txt, or one 0/1 vector "
+                         "for every input), or --target NAME=0/1,...")
+    targets = []
+    for i, name in enumerate(space.names):
+        c = np.array(c_org, np.float32, copy=True)
+        group = space.group_of(name)
+        if group:
+            for j, other in enumerate(space.names):
+                if other in group:
+                    c[:, j] = 0.0
+            c[:, i] = 1.0
+        else:
+            c[:, i] = (c[:, i] == 0).astype(np.float32)
+        targets.append(c)
+    return targets
+
+
+def read_attribute_file(path: str, files: Sequence[str], attributes: Sequence[str]) -> np.ndarray:
+    """[len(files), len(attributes)] float32 0/1: the files' labels in a
+    CelebA-style attribute file (list_attr_celeba.txt: an optional count
+    line, the attribute names, then `filename v1 .. vK` per image with 1 for
+    yes and -1 (or 0) for no; or the same as CSV with a header naming the
+    file column). A file is found by its name, else by its name without the
+    extension (000001.png finds 000001.jpg)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = [(n, line) for n, line in enumerate(f.read().splitlines(), 1) if line.strip()]
+    if lines and re.fullmatch(r"\d+", lines[0][1].strip()):
+        lines = lines[1:]  # the image count
+    if not lines:
+        raise ValueError(f"--labels {path}: no attribute names (a CelebA-style attribute file: a count line, the "
+                         "names, then 'filename v1 .. vK' per image)")
+    csv = "," in lines[0][1]
+    split = (lambda s: [t.strip() for t in s.split(",")]) if csv else str.split
+    header, rows = split(lines[0][1]), lines[1:]
+    if rows and len(split(rows[0][1])) == len(header):
+        header = header[1:]  # the header names the file column too (CSV's image_id)
+    unknown = [a for a in attributes if a not in header]
+    if unknown:
+        raise ValueError(f"--labels {path} has no attribute {unknown[0]!r}; it has {', '.join(header[:12])}"
+                         + (", ..." if len(header) > 12 else ""))
+    columns = [header.index(a) for a in attributes]
+    first = (lambda s: s.split(",", 1)[0].strip()) if csv else (lambda s: s.split(None, 1)[0])
+    index = {}
+    for n, line in rows:
+        index.setdefault(first(line), (n, line))
+    stems: dict[str, list[str]] | None = None
+    out = np.zeros((len(files), len(attributes)), np.float32)
+    for i, name in enumerate(files):
+        row = index.get(name)
+        if row is None:
+            if stems is None:
+                stems = {}
+                for key in index:
+                    stems.setdefault(os.path.splitext(key)[0], []).append(key)
+            found = stems.get(os.path.splitext(name)[0], [])
+            if len(found) != 1:
+                raise InputError(f"--labels {path} has no line for {name} (an input of --input)" if not found else
+                                 f"--labels {path}: {name} matches several lines ({', '.join(found[:3])})")
+            row = index[found[0]]
+        n, line = row
+        values = split(line)[1:]
+        if len(values) != len(header):
+            raise InputError(f"--labels {path} line {n}: {len(values)} values for {len(header)} attributes")
+        for j, col in enumerate(columns):
+            v = values[col]
+            if v not in ("1", "-1", "0"):
+                raise InputError(f"--labels {path} line {n}: {attributes[j]} is {v!r}; values are 1 (yes) and -1 or "
+                                 "0 (no)")
+            out[i, j] = float(v == "1")
+    return out
+
+
+def input_labels(spec: str | None, paths: Sequence[str], space: LabelSpace) -> np.ndarray | None:
+    """[N, c_dim] float32 0/1: each input's own attribute labels from
+    --labels: an attribute file (read_attribute_file) or one comma-separated
+    vector of c_dim 0/1 values for every input; None without it."""
+    if spec is None:
+        return None
+    if space.one_hot:
+        raise ValueError("--labels: a domain model's target is a whole domain; it reads no input labels")
+    if os.path.isfile(spec):
+        return read_attribute_file(spec, [os.path.basename(p) for p in paths], space.names)
+    if re.fullmatch(r"[\s\d.+-]+(,[\s\d.+-]+)*", spec):
+        values = [t.strip() for t in spec.split(",")]
+        if len(values) != space.c_dim:
+            raise ValueError(f"--labels {spec}: {len(values)} values; the model has {space.c_dim} attributes "
+                             f"({', '.join(space.names)})")
+        bad = [t for t in values if t not in ("0", "1")]
+        if bad:
+            raise ValueError(f"--labels {spec}: an attribute's value is 0 or 1, got {bad[0]}")
+        return np.tile(np.asarray(values, np.float32), (len(paths), 1))
+    raise FileNotFoundError(f"--labels {spec}: no such file (an attribute file such as list_attr_celeba.txt, or "
+                            f"{space.c_dim} comma-separated 0/1 values)")
+
+
+def _stargan_size(size: tuple[int, int], crop_size: int, image_size: int) -> tuple[int, int]:
+    """(width, height) after the reference's CenterCrop(crop_size) and
+    Resize(image_size) (torchvision's: the short side to image_size, the
+    long one int(image_size * long / short)); 0s skip them."""
+    w, h = (crop_size, crop_size) if crop_size else size
+    if image_size:
+        w, h = (image_size, int(image_size * h / w)) if w <= h else (int(image_size * w / h), image_size)
+    return w, h
+
+
+def read_stargan_image(path: str, channels: int, crop_size: int, image_size: int) -> np.ndarray:
+    """An input as the reference's test reads it and a stargan run's data
+    (jaxgan.data.celeba_attrs.transform without the flip): float32 [H, W,
+    channels] in [-1, 1] after torchvision's CenterCrop(crop_size) (zero
+    padding where the image is smaller) and Resize(image_size) (the short
+    side, bilinear); 0s skip them."""
+    from jaxgan.data.celeba_attrs import center_crop, resize_short_side
+    from jaxgan.data.preprocess import scale_uint8, to_mode
+
+    img = _open(path)
+    if channels not in (1, 3):
+        raise ValueError(f"images have 1 or 3 channels; the network wants {channels}")
+    img = to_mode(img, channels)
+    if crop_size:
+        img = center_crop(img, crop_size)
+    if image_size:
+        img = resize_short_side(img, image_size)
+    arr = np.asarray(img, dtype=np.uint8)
+    return scale_uint8(arr[:, :, None] if arr.ndim == 2 else arr)
+
+
+def _stargan_scan(path: str, crop_size: int, image_size: int) -> tuple[int, int, bool]:
+    """(height, width) of an input after preprocessing, and whether the crop
+    pads it, from its header only."""
+    try:
+        with Image.open(path) as img:
+            size = img.size
+    except (OSError, ValueError, SyntaxError) as e:
+        raise InputError(f"cannot read {path}: {type(e).__name__}: {e}") from e
+    w, h = _stargan_size(size, crop_size, image_size)
+    return h, w, bool(crop_size) and min(size) < crop_size
+
+
+def translate_stargan_folder(net: Network, input_dir: str, output: str, *, target: str | None = None,
+                             labels: str | None = None, output_format: str = "png", crop_size: int | None = None,
+                             image_size: int | None = None, batch_size: int = 1) -> str:
+    """Translates every image in `input_dir` with a StarGAN G (module
+    docstring): to `target` (--target) or, without it, to the reference's
+    test targets (create_labels); `labels` (--labels) gives the inputs' own
+    attributes. crop_size / image_size: default the network's. Returns the
+    directory (png) or the .npz written."""
+    if net.family != "stargan" or net.labels is None:
+        raise ValueError("translate_stargan_folder translates with a StarGAN G (stargan_from_torch or a stargan run)")
+    if net.g is None:
+        raise ValueError("translating needs G's weights (--weights)")
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"--output-format must be 'png' or 'npz', got {output_format!r}")
+    if output_format == "png" and net.output_nc not in (1, 3):
+        raise ValueError(f"the network writes {net.output_nc} channels: PNGs hold 1 or 3; use --output-format npz")
+    if os.path.isdir(output) and os.path.samefile(output, input_dir):
+        raise ValueError(f"--output {output} is the input directory: the translations would replace the inputs")
+    crop_size = net.crop_size if crop_size is None else int(crop_size)
+    image_size = net.image_size if image_size is None else int(image_size)
+    if crop_size < 0 or image_size < 0:
+        raise ValueError(f"--crop_size and --image_size are >= 0 (0 skips the step), got {crop_size}, {image_size}")
+    space = net.labels
+    paths = list_images(input_dir, "--input")
+    names = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    if output_format == "png" and len(set(names)) < len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(f"--input has several files named {twice[0]}.*: their outputs would share one PNG")
+    c_org = input_labels(labels, paths, space)
+    if target is not None:
+        targets = apply_target(c_org, parse_target(target, space), space, len(paths))[:, None]
+        columns = [target]
+    else:
+        targets = np.stack(create_labels(c_org, space, len(paths)), axis=1)
+        columns = list(space.names)
+    targets = targets.astype(np.float32)  # [N, K, c_dim]
+    scans = [_stargan_scan(p, crop_size, image_size) for p in paths]  # unreadable files fail before any output
+    sizes = {s[:2] for s in scans}
+    small = [p for p, s in zip(paths, scans) if s[2]]
+    if small:
+        logging.warning("%d inputs (%s ...) are smaller than --crop_size %d: zero-padded to it, as the reference's "
+                        "CenterCrop (--crop_size 0 skips the crop)", len(small), small[0], crop_size)
+    if output_format == "npz" and len(sizes) > 1:
+        raise InputError(f"--output-format npz holds one array of equal-sized images; the inputs come out at "
+                         f"{sorted(sizes)[:4]} (use png, or --crop_size for square crops)")
+    logging.info("targets: %s (%s)", f"--target {target}" if target is not None else
+                 "the reference's test grid, one column per " + ("domain" if space.one_hot else "attribute"),
+                 space.describe())
+    if output_format == "png":
+        os.makedirs(output, exist_ok=True)
+    results: list[np.ndarray] = []
+    inputs: list[np.ndarray] = []
+    pending: list[tuple[int, np.ndarray, tuple[int, int]]] = []
+    start, done = time.time(), 0
+
+    def flush():
+        nonlocal done
+        if not pending:
+            return
+        x = np.stack([p[1] for p in pending])
+        c = targets[[p[0] for p in pending]]
+        out = np.asarray(_translate_stargan(net.g, x, c, G=net.G))
+        for (index, padded, (h, w)), y in zip(pending, out):
+            y, x0 = y[:, :h, :w], padded[:h, :w]
+            if output_format == "png":
+                picture = y[0] if target is not None else np.concatenate([x0, *y], axis=1)
+                _write_png(os.path.join(output, names[index] + ".png"), picture)
+            else:
+                results.append(y[0] if target is not None else y)
+                inputs.append(x0)
+            done += 1
+            _progress(done, len(paths), start, "translated")
+        pending.clear()
+
+    for i, path in enumerate(paths):
+        x = read_stargan_image(path, net.input_nc, crop_size, image_size)
+        size = x.shape[:2]
+        x = pad_to_multiple(x, net.multiple, "reflect")
+        if pending and pending[0][1].shape != x.shape:
+            flush()  # a batch holds one padded size
+        pending.append((i, x, size))
+        if len(pending) >= batch_size:
+            flush()
+    flush()
+    if output_format == "png":
+        return output
+    arrays = dict(x=np.stack(results), input=np.stack(inputs), c=targets[:, 0] if target is not None else targets,
+                  names=np.asarray([os.path.basename(p) for p in paths]), columns=np.asarray(columns),
+                  attributes=np.asarray(space.names))
+    return _atomic_write(os.path.join(output, NPZ_NAME), lambda f: np.savez(f, **arrays))
+
+
+# --------------------------------------------------------------------------
 # Command line
 
 
@@ -810,15 +1366,18 @@ def define_flags(fv: flags.FlagValues, argv: Sequence[str]) -> None:
     s, i, b, e, f = (functools.partial(getattr(flags, f"DEFINE_{kind}"), flag_values=fv)
                      for kind in ("string", "integer", "boolean", "enum", "float"))
     # Where the weights come from.
-    s("workdir", None, "A jaxgan pix2pix / pix2pixhd / cyclegan run: its checkpoints (and config.json) are read.")
+    s("workdir", None, "A jaxgan pix2pix / pix2pixhd / cyclegan / stargan run: its checkpoints (and config.json) are "
+      "read.")
     configs.DEFINE_config_file("config", "With --workdir: the run's config file (configs/NAME.py[:variant], "
                                "--config.FIELD=VALUE overrides); default the workdir's config.json.",
                                flag_values=fv, sys_argv=list(argv))
     i("step", None, "With --workdir: the checkpoint's step (default the latest).")
     s("weights", None, "A reference PyTorch G file (latest_net_G.pth of pytorch-CycleGAN-and-pix2pix or "
-      "pix2pixHD), read without torch; describe it with --arch and the reference's options below.")
-    e("arch", None, list(ARCHS), "With --weights: pix2pix's --netG (unet_32/64/128/256, resnet_6blocks/9blocks) or "
-      "pix2pixHD's G (pix2pixhd_global: --netG global; pix2pixhd_local: --netG local).")
+      "pix2pixHD, StarGAN's {iters}-G.ckpt), read without torch; describe it with --arch and the reference's options "
+      "below.")
+    e("arch", None, list(ARCHS), "With --weights: pix2pix's --netG (unet_32/64/128/256, resnet_6blocks/9blocks), "
+      "pix2pixHD's G (pix2pixhd_global: --netG global; pix2pixhd_local: --netG local) or stargan (yunjey/stargan's "
+      "Generator).")
     s("encoder_weights", None, "With --weights and --instance_feat: pix2pixHD's latest_net_E.pth.")
     # The references' options, their names and defaults.
     i("ngf", 64, "Reference option: G's width (pix2pixHD's 1024p models, label2city_1024p: 32).")
@@ -838,6 +1397,24 @@ def define_flags(fv: flags.FlagValues, argv: Sequence[str]) -> None:
     i("feat_num", 3, "Reference option (pix2pixHD): instance feature channels.")
     i("nef", 16, "Reference option (pix2pixHD): the encoder's width.")
     i("n_downsample_E", 4, "Reference option (pix2pixHD): the encoder's downsamplings.")
+    i("c_dim", None, "Reference option (StarGAN): the labels G reads (default: the file's, from its first conv; the "
+      "reference's default is 5).")
+    i("g_conv_dim", 64, "Reference option (StarGAN): G's width.")
+    i("g_repeat_num", 6, "Reference option (StarGAN): G's residual blocks.")
+    s("attributes", None, "StarGAN --weights: the attributes of G's label, in order (the reference's "
+      f"--selected_attrs; default with c_dim 5: {','.join(STARGAN_ATTRIBUTES)}).")
+    s("domains", None, "StarGAN --weights: G's label is one-hot over these domains, in order (RaFD-style folders, "
+      "sorted; default with a c_dim other than 5: domains 0..c_dim-1).")
+    s("exclusive", None, "StarGAN: groups of mutually exclusive attributes ('A,B,C;D,E', '' for none): a target "
+      "setting one to 1 sets the others to 0. Default: the hair colours among the attributes (the reference's "
+      "create_labels), or a run's config.data.exclusive.")
+    s("target", None, "StarGAN: translate every input to this target: 'Black_Hair=1,Male=0' sets those attributes "
+      "of each input's own labels (--labels), a domain model takes a domain's name. Default: the reference's test "
+      "grid, one translation per attribute (domain) beside the input.")
+    i("crop_size", None, "StarGAN: center crop of this side before resizing (the reference's celeba_crop_size; "
+      "default --weights 178, a run's config.data.crop_size; 0: none).")
+    i("image_size", None, "StarGAN: resize the (cropped) input's short side to this (default --weights 128, a run's "
+      "config.data.image_size; 0: none).")
     # What to translate.
     s("input", None, "Directory of inputs, sorted by name: images (pix2pix; pix2pixHD with label_nc 0), label-id "
       "maps (pix2pixHD), or with --encode-features the training images.")
@@ -853,7 +1430,9 @@ def define_flags(fv: flags.FlagValues, argv: Sequence[str]) -> None:
     b("encode-features", False, "pix2pixHD --instance_feat: write --output (a .npz) with per-class k-means centres "
       "of the encoder's features of every instance of --input (training images) and --instance.")
     s("labels", None, "With --encode-features: directory of label maps; an instance's class is then its label "
-      "(default: the id below 1000, id // 1000 above, as Cityscapes' instance ids).")
+      "(default: the id below 1000, id // 1000 above, as Cityscapes' instance ids). StarGAN: each input's own "
+      "attributes, an attribute file (list_attr_celeba.txt's format, 1/-1 per attribute, rows by file name) or one "
+      "comma-separated 0/1 vector (--attributes' order) for every input.")
     i("n_clusters", 10, "With --encode-features: centres per class (the reference's --n_clusters).")
     f("min-instance-fraction", 1 / 64, "With --encode-features: instances of at most this fraction of the image "
       "are left out (the reference's 1/64).")
@@ -871,6 +1450,22 @@ def define_flags(fv: flags.FlagValues, argv: Sequence[str]) -> None:
 
 def _usage(message: str) -> app.UsageError:
     return app.UsageError(message)
+
+
+def _check_stargan_flags(fv: flags.FlagValues, reference_options: Sequence[str]) -> None:
+    """Flag misuse with a StarGAN network (--arch stargan or a stargan run)."""
+    for name in reference_options:
+        if fv[name].present:
+            raise _usage(f"--{name} is a pix2pix / pix2pixHD option; StarGAN's G reads --c_dim, --g_conv_dim and "
+                         "--g_repeat_num")
+    for name in ("encoder_weights", "instance", "aligned", "encode-from", "features", "encode-features", "load-size",
+                 "direction"):
+        if fv[name].present:
+            raise _usage(f"--{name} does not apply to StarGAN (its inputs: --input images, --labels, --target; "
+                         "--crop_size and --image_size resize them)")
+    for name, low in (("c_dim", 1), ("g_conv_dim", 1), ("g_repeat_num", 0), ("crop_size", 0), ("image_size", 0)):
+        if fv[name].value is not None and fv[name].value < low:
+            raise _usage(f"--{name} must be >= {low}, got {fv[name].value}")
 
 
 def _value(fv: flags.FlagValues, name: str) -> Any:
@@ -900,8 +1495,10 @@ def run(argv: Sequence[str]) -> str:
     reference_options = ("ngf", "norm", "input_nc", "output_nc", "no_dropout", "label_nc", "no_instance",
                          "n_downsample_global", "n_blocks_global", "n_local_enhancers", "n_blocks_local",
                          "instance_feat", "feat_num", "nef", "n_downsample_E")
-    if workdir is not None and any(fv[n].present for n in reference_options):
-        given = next(n for n in reference_options if fv[n].present)
+    stargan_options = ("c_dim", "g_conv_dim", "g_repeat_num", "attributes", "domains")
+    stargan_inputs = ("target", "exclusive", "crop_size", "image_size")
+    if workdir is not None and any(fv[n].present for n in reference_options + stargan_options):
+        given = next(n for n in reference_options + stargan_options if fv[n].present)
         raise _usage(f"--{given} describes a PyTorch file (--weights); a --workdir run's network is its config's")
     if workdir is None and (fv["config"].present or v("step") is not None):
         raise _usage("--config and --step go with --workdir")
@@ -914,20 +1511,32 @@ def run(argv: Sequence[str]) -> str:
                       ("output_nc", 1), ("label_nc", 0)):
         if v(name) < low:
             raise _usage(f"--{name} must be >= {low}, got {v(name)}")
+    config = None
+    if workdir is not None:
+        from jaxgan.generator import load_config
+
+        config = v("config") if fv["config"].present else load_config(workdir)
+    stargan = config.trainer == "stargan" if config is not None else v("arch") == "stargan"
     encoding = v("encode-features")
-    if not encoding:
+    if stargan:
+        _check_stargan_flags(fv, reference_options)
+    elif any(fv[n].present for n in stargan_options + stargan_inputs):
+        given = next(n for n in stargan_options + stargan_inputs if fv[n].present)
+        raise _usage(f"--{given} is a StarGAN option (--arch stargan, or a stargan --workdir)")
+    elif not encoding:
         if v("labels") is not None:
-            raise _usage("--labels goes with --encode-features")
+            raise _usage("--labels goes with --encode-features (or StarGAN)")
         if weights is None and workdir is None:
             raise _usage("translating needs G: --weights latest_net_G.pth")
     elif v("encode-from") or v("features") or v("aligned"):
         raise _usage("--encode-features reads --input (training images), --instance and --labels only")
 
     if workdir is not None:
-        from jaxgan.generator import load_config
-
-        config = v("config") if fv["config"].present else load_config(workdir)
         net = network_from_run(config, workdir, v("step"), v("direction"))
+    elif stargan:
+        net = stargan_from_torch(weights, c_dim=v("c_dim"), g_conv_dim=v("g_conv_dim"),
+                                 g_repeat_num=v("g_repeat_num"), attributes=v("attributes"), domains=v("domains"),
+                                 exclusive=v("exclusive"))
     else:
         arch = v("arch")
         if arch in PIX2PIX_ARCHS:
@@ -939,7 +1548,16 @@ def run(argv: Sequence[str]) -> str:
         elif fv["no_dropout"].present:
             raise _usage("--no_dropout is a pix2pix option (pix2pixHD's G has no dropout)")
         net = network_from_torch(arch, weights, encoder_weights=enc_weights, **{n: v(n) for n in reference_options})
+    if stargan and workdir is not None and v("exclusive") is not None:
+        if net.labels.one_hot and v("exclusive"):
+            raise ValueError("--exclusive groups attributes; this run's label is one-hot over domains")
+        net = dataclasses.replace(net, labels=dataclasses.replace(
+            net.labels, exclusive=exclusive_groups(v("exclusive"), net.labels.names)))
     logging.info("network: %s", net.description)
+    if stargan:
+        return translate_stargan_folder(net, v("input"), v("output"), target=v("target"), labels=v("labels"),
+                                        output_format=v("output-format"), crop_size=v("crop_size"),
+                                        image_size=v("image_size"), batch_size=v("batch-size"))
     if encoding:
         if v("instance") is None:
             raise _usage("--encode-features needs --instance DIR (the training images' instance maps)")
