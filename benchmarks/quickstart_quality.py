@@ -40,7 +40,10 @@ HELD_OUT_PER_CLASS = 100
 
 
 class DigitClassifier(nn.Module):
-    """conv32-pool-conv64-pool-dense128-dense10 on 32x32 grey digits in [-1, 1]."""
+    """conv32-pool-conv64-pool-dense128-dense10 on 32x32 grey digits in [-1, 1]
+    (`num_classes` outputs: 10 digits, or e.g. benchmarks/stargan_quality.py's 6 stroke domains)."""
+
+    num_classes: int = 10
 
     @nn.compact
     def __call__(self, x, train: bool = False):
@@ -49,7 +52,7 @@ class DigitClassifier(nn.Module):
         x = x.reshape(x.shape[0], -1)
         x = nn.Dropout(0.3, deterministic=not train)(x)
         features = nn.relu(nn.Dense(128)(x))
-        logits = nn.Dense(10)(nn.Dropout(0.3, deterministic=not train)(features))
+        logits = nn.Dense(self.num_classes)(nn.Dropout(0.3, deterministic=not train)(features))
         return logits, features
 
 
@@ -75,8 +78,8 @@ def shift(rng: np.random.Generator, images: np.ndarray, max_shift: int = 2) -> n
     return np.stack([padded[i, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
 
 
-def train_classifier(images, labels, *, epochs: int, seed: int, batch_size: int = 64):
-    model = DigitClassifier()
+def train_classifier(images, labels, *, epochs: int, seed: int, batch_size: int = 64, num_classes: int = 10):
+    model = DigitClassifier(num_classes)
     params = model.init(jax.random.key(seed), images[:1])["params"]
     steps = epochs * (len(images) // batch_size)
     tx = optax.adam(optax.cosine_decay_schedule(2e-3, steps))

@@ -48,6 +48,26 @@ config given to `build_input` may leave them out):
   (`input_channels`, `direction`, `load_size`; 'unaligned' also `folder`,
   `split`, `random_flip`); `thick_digits.held_out` / `unaligned.held_out` give
   their held-out images.
+- 'stroke_digits', 'celeba_attrs', 'domain_folders': StarGAN's multi-domain
+  data (`STARGAN_SOURCES`), batched as `{"image", "label"}` where "label" is
+  float32 [B, c_dim] of 0/1 attribute values in the order of `attributes`
+  (label_kind 'attributes': 'stroke_digits', 'celeba_attrs') or int32 [B]
+  domain indices (label_kind 'domains': 'domain_folders'); their pipelines
+  add `attribute_names` (the attributes, or the domains) and `label_kind`
+  (jaxgan.data.celeba_attrs). jaxgan.data.stroke_digits: MNIST-5k digits in
+  six stroke styles (Thick / Thin / Slanted), no download;
+  jaxgan.data.celeba_attrs: the reference's CelebA list_attr_celeba.txt
+  loader and split; jaxgan.data.domain_folders: one folder per domain
+  (RaFD, the reference's ImageFolder). They read `attributes`, `exclusive`
+  (mutually exclusive attributes, for the trainer; stroke_digits checks it),
+  `crop_size` (center crop before resizing; celeba_attrs 178,
+  domain_folders 256, 0: none), `random_flip` [None: True in training,
+  False for stroke_digits]; 'celeba_attrs' also `attr_file`, `folder`,
+  `split`; 'domain_folders' `folder`, `split`, `domains` (the domain folders
+  in label order; empty: all, sorted). Each module's `held_out(data_config,
+  split, num)` gives its held-out {"image", "label"} ('stroke_digits' adds
+  "digit"). 'synthetic' gives noise with random attribute labels when the
+  config declares `attributes`, random domain indices with `domains`.
 Shared fields: `image_size`, `channels` [3; 1 or 3], `num_classes` [0:
 unconditional, labels are 0], `center_crop` [True: square crop of the short side
 before resizing], `random_flip` [None: True for photos, False for mnist5k],
@@ -72,6 +92,8 @@ MNIST5K_DEFAULTS = dict(channels=1, num_classes=10)
 PAIRED_SOURCES = ("aligned", "edges2digits", "digit_canvas", "pix2pixhd")
 # Unpaired sources (CycleGAN): batches hold an "input" image of domain A and an "image" of domain B.
 UNPAIRED_SOURCES = ("thick_digits", "unaligned")
+# StarGAN's sources: "image" and a "label" of attribute values (float32 [B, c_dim]) or domain indices (int32 [B]).
+STARGAN_SOURCES = ("stroke_digits", "celeba_attrs", "domain_folders")
 
 
 class InputPipeline(Protocol):
@@ -93,6 +115,16 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
     process) examples per batch."""
     source = data_config.source
     data_config = with_defaults(data_config, **(MNIST5K_DEFAULTS if source == "mnist5k" else {}))
+    if source in STARGAN_SOURCES:
+        import importlib
+
+        return importlib.import_module(f"jaxgan.data.{source}").build(
+            data_config, batch_size=batch_size, seed=seed, process_index=process_index, process_count=process_count)
+    if source == "synthetic" and (data_config.get("attributes") or data_config.get("domains")):
+        from jaxgan.data.synthetic import SyntheticDomains
+
+        return SyntheticDomains(data_config, batch_size=batch_size, seed=seed, process_index=process_index,
+                                process_count=process_count)
     if source in PAIRED_SOURCES or (source == "synthetic" and ("input_channels" in data_config
                                                                or int(data_config.get("label_nc") or 0) > 0)):
         from jaxgan.data import paired
@@ -125,7 +157,7 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
         return mnist5k.build(data_config, **kwargs)
     raise ValueError(f"unknown data source {source!r} (config.data.source); known: 'synthetic', 'tfds', "
                      "'folder', 'mnist5k', 'aligned', 'edges2digits', 'digit_canvas', 'pix2pixhd', 'thick_digits', "
-                     "'unaligned'")
+                     "'unaligned', 'stroke_digits', 'celeba_attrs', 'domain_folders'")
 
 
 def with_defaults(data_config: Any, **source_defaults: Any) -> ml_collections.ConfigDict:
