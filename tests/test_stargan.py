@@ -3,6 +3,8 @@ parameter counts, a training step equal to the reference's iterations in
 torch (tests/torch_stargan.py), its learning-rate schedules and test targets,
 and a smoke run through the loop with exact resume."""
 
+import json
+import shutil
 from pathlib import Path
 
 import jax
@@ -11,12 +13,14 @@ import numpy as np
 import pytest
 import torch
 import torch_stargan as ref
+from PIL import Image
+from test_pix2pix import restore
 
-from jaxgan import configs
+from jaxgan import configs, train
 from jaxgan.configs import stargan as stargan_config
 from jaxgan.models import stargan as networks
 from jaxgan.trainers import get_trainer
-from jaxgan.trainers.stargan import create_labels, lr_at
+from jaxgan.trainers.stargan import D_LOSSES, G_LOSSES, create_labels, lr_at
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,6 +42,13 @@ def test_the_references_parameter_counts():
     with torch.device("meta"):
         assert sum(p.numel() for p in ref.Generator().parameters()) == 8_430_528
         assert sum(p.numel() for p in ref.Discriminator().parameters()) == 44_762_048
+
+
+def test_the_benchmarks_dry_run_reports_the_references_counts():
+    from test_train_step_benchmark import _run
+
+    (result,), _ = _run(["--config", str(REPO / "configs" / "stargan_celeba.py"), "--dry-run"])
+    assert result["params"] == {"g": 8_430_528, "d": 44_762_048} and result["num_d_steps"] == 5
 
 
 def test_networks_equal_the_references_on_its_weights():
@@ -139,31 +150,15 @@ def test_learning_rates_follow_the_references_schedule(decay):
                                   "none": 1e-4}[decay], rel=1e-5)
 
 
-def reference_create_labels(c_org, selected_attrs):
-    """solver.create_labels for CelebA, in numpy."""
-    hair = [i for i, a in enumerate(selected_attrs) if a in ["Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair"]]
-    out = []
-    for i in range(len(selected_attrs)):
-        c = c_org.copy()
-        if i in hair:
-            c[:, i] = 1
-            for j in hair:
-                if j != i:
-                    c[:, j] = 0
-        else:
-            c[:, i] = c[:, i] == 0
-        out.append(c)
-    return out
-
-
 def test_test_targets_are_the_references_create_labels():
     attrs = ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
     c_org = (np.random.default_rng(0).uniform(size=(6, 5)) > 0.5).astype(np.float32)
     trainer = get_trainer(load("stargan_celeba.py"))
-    for got, want in zip(trainer.target_labels(c_org), reference_create_labels(c_org, attrs), strict=True):
-        np.testing.assert_array_equal(got, want)
-    for got, want in zip(trainer.target_labels(jnp.asarray(c_org)), reference_create_labels(c_org, attrs)):
-        np.testing.assert_array_equal(np.asarray(got), want)
+    want = [t.numpy() for t in ref.create_labels(torch.from_numpy(c_org), 5, "CelebA", attrs)]
+    for got, w in zip(trainer.target_labels(c_org), want, strict=True):
+        np.testing.assert_array_equal(got, w)
+    for got, w in zip(trainer.target_labels(jnp.asarray(c_org)), want, strict=True):
+        np.testing.assert_array_equal(np.asarray(got), w)
     assert [list(t) for t in create_labels(np.zeros(2, np.int32), "domains", 3)] == [[0, 0], [1, 1], [2, 2]]
 
 
@@ -183,3 +178,64 @@ def test_bad_settings_are_refused_naming_the_field():
         trainer.check_data(data)
     with pytest.raises(ValueError, match="StarGAN's discriminator needs image_size divisible"):
         get_trainer(load("stargan_celeba.py", "", "--config.data.image_size=96")).init_state(jax.random.key(0))
+
+
+# --------------------------------------------------------------------------
+# A smoke run through the loop, on the 8 fake devices
+
+# The quickstart's smoke variant (4 steps of 2 D updates and 1 G update, batch 8, the rates halved after
+# iteration 6 of 8) on the real stroke_digits data, so that evaluation has true translations to score.
+SMOKE = ("stargan_stroke_digits.py", "smoke", "--config.data.source=stroke_digits")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """The 4-step smoke run, and the same run resumed from its step-2
+    checkpoint (before the decay): (config, straight workdir, summary,
+    resumed workdir)."""
+    root = tmp_path_factory.mktemp("stargan")
+    config = load(*SMOKE)
+    summary = train.train_and_evaluate(config, str(root / "straight"))
+    shutil.copytree(root / "straight" / "checkpoints" / "2", root / "resumed" / "checkpoints" / "2")
+    assert train.train_and_evaluate(load(*SMOKE), str(root / "resumed"))["step"] == 4
+    return config, root / "straight", summary, root / "resumed"
+
+
+@pytest.mark.slow
+def test_smoke_run_logs_the_references_losses_evaluates_and_draws_every_target(run):
+    config, workdir, summary, _ = run
+    assert summary["step"] == 4
+    lines = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    steps = [line for line in lines if "G_loss_rec" in line]
+    assert [line["step"] for line in steps] == [1, 2, 3, 4]
+    assert all({*D_LOSSES, *G_LOSSES, "g_lr", "d_lr"} <= set(line) for line in steps)
+    # 8 iterations, the last 4 decaying by half the rate after every 2nd: after iteration 6 (1-based) the rate is
+    # halved, so step 4's iterations 7 and 8 (and its G update) run at 1e-4 of the config's 2e-4.
+    assert [line["d_lr"] for line in steps] == pytest.approx([2e-4, 2e-4, 2e-4, 1e-4])
+    assert [line["g_lr"] for line in steps] == pytest.approx([2e-4, 2e-4, 2e-4, 1e-4])
+    evals = [line for line in lines if "eval/l1" in line]
+    assert [line["step"] for line in evals] == [2, 4]
+    assert all(0 < line["eval/l1"] < 2 and 0 < line["eval/rec_l1"] < 2 and 0 <= line["eval/d_cls_accuracy"] <= 1
+               for line in evals)
+    # 4 held-out digits a row each: the digit, then its Thick, Thin and Slanted translations; 2-pixel borders.
+    grid = np.asarray(Image.open(workdir / "samples" / "translations_00000004.png"))
+    assert grid.shape[:2] == (2 + 4 * 34, 2 + 4 * 34)
+    assert restore(workdir, config, "best")[0] is not None
+
+
+@pytest.mark.slow
+def test_resume_is_exact(run):
+    config, straight_dir, _, resumed_dir = run
+    straight, straight_data = restore(straight_dir, config)
+    resumed, resumed_data = restore(resumed_dir, config)
+    assert straight_data == resumed_data
+    for a, b in zip(jax.tree_util.tree_leaves(straight), jax.tree_util.tree_leaves(resumed), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.slow
+def test_sample_mode_writes_rows_of_translations(run):
+    config, workdir, _, _ = run
+    assert Path(train.sample(config, str(workdir), 4)).name == "translation_00000004.png"
+    npz = np.load(train.sample(config, str(workdir), 5, sample_format="npz", step=2))
+    assert npz["x"].shape == (5, 32, 4 * 32, 1) and npz["x"].dtype == np.uint8

@@ -15,99 +15,21 @@ import pytest
 import torch
 from PIL import Image
 
+from torch_stargan import Generator as TorchGenerator
+from torch_stargan import create_labels as reference_create_labels
+from torch_stargan import randomize
+
 from jaxgan import translate
 from jaxgan.models import stargan
 from jaxgan.state import count_params
 
-tnn = torch.nn
-HAIR = ["Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair"]
 ATTRS = ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
 CONV_DIM, REPEAT = 8, 2
 SIZE_FLAGS = ("--g_conv_dim", CONV_DIM, "--g_repeat_num", REPEAT, "--crop_size", 36, "--image_size", 32)
 
 
 # --------------------------------------------------------------------------
-# The reference (model.py, solver.py), in torch
-
-
-def _in(dim):
-    return tnn.InstanceNorm2d(dim, affine=True, track_running_stats=True)
-
-
-class TorchResidualBlock(tnn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.main = tnn.Sequential(tnn.Conv2d(dim, dim, 3, 1, 1, bias=False), _in(dim), tnn.ReLU(inplace=True),
-                                   tnn.Conv2d(dim, dim, 3, 1, 1, bias=False), _in(dim))
-
-    def forward(self, x):
-        return x + self.main(x)
-
-
-class TorchGenerator(tnn.Module):
-    """The reference's Generator(conv_dim, c_dim, repeat_num): its layers in
-    one nn.Sequential `main`, so its state dict is main.0.weight,
-    main.1.{weight,bias,running_mean,running_var,num_batches_tracked}, ...,
-    main.9.main.0.weight (a residual block's first conv), ..."""
-
-    def __init__(self, conv_dim=64, c_dim=5, repeat_num=6):
-        super().__init__()
-        layers = [tnn.Conv2d(3 + c_dim, conv_dim, 7, 1, 3, bias=False), _in(conv_dim), tnn.ReLU(inplace=True)]
-        dim = conv_dim
-        for _ in range(2):
-            layers += [tnn.Conv2d(dim, dim * 2, 4, 2, 1, bias=False), _in(dim * 2), tnn.ReLU(inplace=True)]
-            dim *= 2
-        layers += [TorchResidualBlock(dim) for _ in range(repeat_num)]
-        for _ in range(2):
-            layers += [tnn.ConvTranspose2d(dim, dim // 2, 4, 2, 1, bias=False), _in(dim // 2), tnn.ReLU(inplace=True)]
-            dim //= 2
-        layers += [tnn.Conv2d(dim, 3, 7, 1, 3, bias=False), tnn.Tanh()]
-        self.main = tnn.Sequential(*layers)
-
-    def forward(self, x, c):
-        c = c.view(c.size(0), c.size(1), 1, 1).repeat(1, 1, x.size(2), x.size(3))
-        return self.main(torch.cat([x, c], dim=1))
-
-
-def reference_create_labels(c_org, c_dim, dataset, selected_attrs=None):
-    """solver.py's create_labels, on torch tensors."""
-    if dataset == "CelebA":
-        hair_color_indices = [i for i, name in enumerate(selected_attrs) if name in HAIR]
-    c_trg_list = []
-    for i in range(c_dim):
-        if dataset == "CelebA":
-            c_trg = c_org.clone()
-            if i in hair_color_indices:
-                c_trg[:, i] = 1
-                for j in hair_color_indices:
-                    if j != i:
-                        c_trg[:, j] = 0
-            else:
-                c_trg[:, i] = (c_trg[:, i] == 0)
-        else:
-            c_trg = torch.zeros(c_org.size(0), c_dim)
-            c_trg[:, i] = 1
-        c_trg_list.append(c_trg)
-    return c_trg_list
-
-
-def randomize(module, seed):
-    """Weights keeping activations O(1), InstanceNorm scales and biases away
-    from 1 and 0, and running statistics far from theirs at init (the
-    translation must not use them)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, (tnn.Conv2d, tnn.ConvTranspose2d)):
-                fan_in = m.weight[0].numel() if isinstance(m, tnn.Conv2d) else m.weight[:, 0].numel()
-                m.weight.normal_(0.0, 1.0 / fan_in ** 0.5, generator=gen)
-            elif isinstance(m, tnn.InstanceNorm2d):
-                m.weight.normal_(1.0, 0.3, generator=gen)
-                m.bias.normal_(0.0, 0.3, generator=gen)
-                m.running_mean.normal_(0.0, 2.0, generator=gen)
-                m.running_var.uniform_(3.0, 9.0, generator=gen)
-                m.num_batches_tracked.fill_(1000)
-    return module
+# The reference's test (solver.py's test; its networks: tests/torch_stargan.py), in torch
 
 
 def reference_inputs(paths, crop, size):

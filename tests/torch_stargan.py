@@ -62,7 +62,8 @@ class Discriminator(tnn.Module):
 
 def randomize(module, seed):
     """Weights that keep activations O(1), instance-norm scales and biases
-    away from 1 and 0, and running statistics that must go unused."""
+    away from 1 and 0, and running statistics far from theirs at init (which
+    translation and training must not use)."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in module.modules():
@@ -72,11 +73,38 @@ def randomize(module, seed):
                 if m.bias is not None:
                     m.bias.uniform_(-0.3, 0.3, generator=gen)
             elif isinstance(m, tnn.InstanceNorm2d):
-                m.weight.normal_(1.0, 0.2, generator=gen)
-                m.bias.normal_(0.0, 0.2, generator=gen)
-                m.running_mean.normal_(0.0, 1.0, generator=gen)
-                m.running_var.uniform_(0.2, 3.0, generator=gen)
+                m.weight.normal_(1.0, 0.3, generator=gen)
+                m.bias.normal_(0.0, 0.3, generator=gen)
+                m.running_mean.normal_(0.0, 2.0, generator=gen)
+                m.running_var.uniform_(3.0, 9.0, generator=gen)
+                m.num_batches_tracked.fill_(1000)
     return module
+
+
+HAIR = ["Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair"]
+
+
+def create_labels(c_org, c_dim, dataset, selected_attrs=None):
+    """solver.py's create_labels, on torch tensors ('CelebA': attribute
+    vectors; 'RaFD': one-hot domains)."""
+    if dataset == "CelebA":
+        hair_color_indices = [i for i, name in enumerate(selected_attrs) if name in HAIR]
+    c_trg_list = []
+    for i in range(c_dim):
+        if dataset == "CelebA":
+            c_trg = c_org.clone()
+            if i in hair_color_indices:
+                c_trg[:, i] = 1
+                for j in hair_color_indices:
+                    if j != i:
+                        c_trg[:, j] = 0
+            else:
+                c_trg[:, i] = (c_trg[:, i] == 0)
+        else:
+            c_trg = torch.zeros(c_org.size(0), c_dim)
+            c_trg[:, i] = 1
+        c_trg_list.append(c_trg)
+    return c_trg_list
 
 
 def nchw(x):

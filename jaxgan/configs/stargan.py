@@ -89,7 +89,7 @@ def get_config() -> ml_collections.ConfigDict:
 
 
 def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """base.smoke (noise images with random attributes, 4 steps of batch 4)
+    """base.smoke (noise images with random attributes, 4 steps of batch 8)
     at 32x32 with width-4 networks (2 residual blocks, 3 stride-2 D convs),
     2 D updates per step, the lr decay over the last 2 steps, and an
     evaluation every 2 steps."""
@@ -97,7 +97,6 @@ def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.data.num_classes = 0
     c.data.image_size = 32
     c.data.crop_size = 0
-    c.train.batch_size = 4
     c.model.g.conv_dim = c.model.d.conv_dim = 4
     c.model.g.repeat_num, c.model.d.repeat_num = 2, 3
     c.optim.n_critic = 2

@@ -266,7 +266,8 @@ class StarGANTrainer(TranslationSampleFlags):
         terms = {"G_loss_fake": -jnp.mean(out_src),
                  "G_loss_rec": jnp.mean(jnp.abs(x_real.astype(jnp.float32) - x_rec)),
                  "G_loss_cls": classification_loss(out_cls, labels[perm], self.label_kind)}
-        return terms["G_loss_fake"] + loss.lambda_rec * terms["G_loss_rec"] + loss.lambda_cls * terms["G_loss_cls"], terms
+        total = terms["G_loss_fake"] + loss.lambda_rec * terms["G_loss_rec"] + loss.lambda_cls * terms["G_loss_cls"]
+        return total, terms
 
     def train_step(self, state: StarGANState, batch: dict[str, Array]) -> tuple[StarGANState, dict[str, Array]]:
         """batch: {'image': [n_critic, B, H, W, C], 'label': [n_critic, B(, c_dim)]}."""
@@ -342,8 +343,8 @@ class StarGANTrainer(TranslationSampleFlags):
             return None
         from jaxgan.data import stroke_digits
 
-        c = self.image_shape[-1]
-        return [np.asarray(stroke_digits.render(arrays["digit"], np.asarray(t)))[..., :c] for t in targets]
+        channels = self.image_shape[-1]
+        return [np.asarray(stroke_digits.render(arrays["digit"], np.asarray(t), channels)) for t in targets]
 
     def grid_inputs(self, key: Array, num: int) -> dict[str, Array]:
         del key  # the grid shows held-out images, not random draws
