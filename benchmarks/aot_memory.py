@@ -186,7 +186,9 @@ def step_batch(config, mesh, keys, batches_per_step: int, batch_size: int, abstr
     d = config.data
     h, w = height or d.image_size, width or d.image_size
     lead = (batches_per_step, batch_size)
-    shapes = {"image": ((*lead, h, w, d.channels), np.float32), "label": (lead, np.int32),
+    attributes = len(d.get("attributes") or ())  # StarGAN's attribute labels: 0/1 floats [c_dim] an image
+    shapes = {"image": ((*lead, h, w, d.channels), np.float32),
+              "label": ((*lead, attributes), np.float32) if attributes else (lead, np.int32),
               # image-to-image families: the input image, or pix2pixHD's label and instance maps
               "input": ((*lead, h, w, d.get("input_channels", 3)), np.float32),
               "label_map": ((*lead, h, w, 1), np.int32), "instance": ((*lead, h, w, 1), np.int32)}
@@ -200,7 +202,9 @@ def step_batch(config, mesh, keys, batches_per_step: int, batch_size: int, abstr
     rng = np.random.default_rng(0)
     uniform = lambda shape: rng.uniform(-1, 1, shape).astype(np.float32)
     ids = lambda high: lambda shape: rng.integers(0, max(high, 1), shape).astype(np.int32)
-    draw = {"image": uniform, "input": uniform, "label": ids(d.num_classes), "label_map": ids(d.get("label_nc", 0)),
+    labels = (lambda shape: rng.integers(0, 2, shape).astype(np.float32)) if attributes else ids(
+        len(d.get("domains") or ()) or d.num_classes)
+    draw = {"image": uniform, "input": uniform, "label": labels, "label_map": ids(d.get("label_nc", 0)),
             "instance": ids(1000)}
     return parallel.global_batch({k: draw[k](shape) for k, (shape, _) in shapes.items()}, mesh, leading=1)
 
