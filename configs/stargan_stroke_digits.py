@@ -21,10 +21,11 @@ translated to the five styles it is not in): every style's L1 to the true
 translation below returning the input (ratios 0.41 to 0.68) and 84.8% of
 the translations recognised as their target style by a classifier trained
 on the true renders (97.1% on held-out renders); issue 21's bar is every
-ratio below 1 and 80% recognised. 14 min 15 s on a 2-core CPU beside
-another training (10 min alone at 1e-4). The same 1500 steps at the
-reference's 1e-4 recognise 70.9% (slant is learnt last: Slanted and Thin
-targets are where both runs fall short).
+ratio below 1 and 80% recognised. 8 min 56 s alone on a 2-core CPU (14 min
+15 s beside another training; the run is deterministic: both gave the same
+evaluations). At the reference's 1e-4 the same 1500 steps recognise 70.9%,
+2500 steps 80.9% (slant is learnt last: Slanted and Thin targets are where
+every run falls short).
 """
 
 from jaxgan.configs import stargan, with_variants
