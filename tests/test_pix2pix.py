@@ -48,6 +48,17 @@ def restore(workdir, config, subdir=None):
     return state, data
 
 
+def restored_equal(config, straight_dir, resumed_dir):
+    """The straight run's final state, after checking that the resumed run's
+    final state and data-iterator state are bit-equal to it."""
+    straight, straight_data = restore(straight_dir, config)
+    resumed, resumed_data = restore(resumed_dir, config)
+    assert straight_data == resumed_data
+    for a, b in zip(jax.tree_util.tree_leaves(straight), jax.tree_util.tree_leaves(resumed), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    return straight
+
+
 def train_on_one_device(workdir: Path, config_args=(f"{REPO / 'configs'}/{SMOKE[0]}:{SMOKE[1]}", *SMOKE[2:])) -> str:
     """`python -m jaxgan.main --config <config_args> --workdir <workdir>`
     (default: the smoke config, smoke()) with one CPU device; its output. One device because XLA:CPU's collectives, with this
@@ -102,12 +113,8 @@ def test_smoke_run_logs_the_references_losses_evaluates_l1_and_draws_triplets(ru
 @pytest.mark.slow
 def test_resume_is_exact(run):
     config, straight_dir, _, resumed_dir = run
-    straight, straight_data = restore(straight_dir, config)
-    resumed, resumed_data = restore(resumed_dir, config)
-    assert straight_data == resumed_data
+    straight = restored_equal(config, straight_dir, resumed_dir)
     assert "batch_stats" in straight.g and "batch_stats" in straight.d
-    for a, b in zip(jax.tree_util.tree_leaves(straight), jax.tree_util.tree_leaves(resumed), strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch_stargan as ref
 from PIL import Image
-from test_pix2pix import restore
+from test_pix2pix import restore, restored_equal
 
 from jaxgan import configs, train
 from jaxgan.configs import stargan as stargan_config
@@ -226,11 +226,7 @@ def test_smoke_run_logs_the_references_losses_evaluates_and_draws_every_target(r
 @pytest.mark.slow
 def test_resume_is_exact(run):
     config, straight_dir, _, resumed_dir = run
-    straight, straight_data = restore(straight_dir, config)
-    resumed, resumed_data = restore(resumed_dir, config)
-    assert straight_data == resumed_data
-    for a, b in zip(jax.tree_util.tree_leaves(straight), jax.tree_util.tree_leaves(resumed), strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    restored_equal(config, straight_dir, resumed_dir)
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ parity tests of jaxgan's StarGAN (networks, trainer, translate)."""
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torch_parity
 
 tnn = torch.nn
 
@@ -61,18 +62,14 @@ class Discriminator(tnn.Module):
 
 
 def randomize(module, seed):
-    """Weights that keep activations O(1), instance-norm scales and biases
-    away from 1 and 0, and running statistics far from theirs at init (which
-    translation and training must not use)."""
-    gen = torch.Generator().manual_seed(seed)
+    """torch_parity.randomize's conv weights and biases, instance-norm scales
+    and biases away from 1 and 0, and running statistics far from theirs at
+    init (which translation and training must not use)."""
+    torch_parity.randomize(module, seed)
+    gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for m in module.modules():
-            if isinstance(m, (tnn.Conv2d, tnn.ConvTranspose2d)):
-                fan_in = m.weight[0].numel() if isinstance(m, tnn.Conv2d) else m.weight[:, 0].numel()
-                m.weight.normal_(0.0, 1.0 / fan_in ** 0.5, generator=gen)
-                if m.bias is not None:
-                    m.bias.uniform_(-0.3, 0.3, generator=gen)
-            elif isinstance(m, tnn.InstanceNorm2d):
+            if isinstance(m, tnn.InstanceNorm2d):
                 m.weight.normal_(1.0, 0.3, generator=gen)
                 m.bias.normal_(0.0, 0.3, generator=gen)
                 m.running_mean.normal_(0.0, 2.0, generator=gen)
