@@ -15,11 +15,8 @@ of width NGF and 70x70 PatchGANs of width NDF (the reference: resnet_9blocks,
 trains on a CPU in minutes: 2250 / BATCH steps an epoch, EPOCHS epochs with
 the second half decaying.
 
-Measured (840 steps, 14.4 minutes on a 2-core CPU shared with two other
-training processes; a step alone: 0.65 s): held-out L1 0.047 to the
-thickened truth against 0.200 for the do-nothing translation (ratio 0.24),
-cycle L1 0.049; issue 21's bar is a ratio of at most 0.5 and a cycle L1
-below 0.1 (already met after the first two epochs: 0.064 and 0.067).
+The README's CycleGAN section has the measured result
+(benchmarks/cyclegan_quality.py) and the wall time.
 """
 
 from jaxgan.configs import cyclegan, with_variants

@@ -13,19 +13,10 @@ Adam (0.5, 0.999), batch 16, the rates decaying linearly over the second
 half) with networks narrowed for 32x32 digits so that it trains on a CPU in
 minutes: G conv_dim G_DIM with G_BLOCKS residual blocks (at 8x8), D conv_dim
 D_DIM with 4 stride-2 convs (32 -> 2x2 features, a 2x2 classifier kernel,
-as the reference's 128 -> 2x2), and LR, twice the reference's rate, for
-STEPS G updates (7,500 iterations; the reference trains 200,000).
-
-Measured (python benchmarks/stargan_quality.py; the 500 held-out digits, each
-translated to the five styles it is not in): every style's L1 to the true
-translation below returning the input (ratios 0.41 to 0.68) and 84.8% of
-the translations recognised as their target style by a classifier trained
-on the true renders (97.1% on held-out renders); issue 21's bar is every
-ratio below 1 and 80% recognised. 8 min 56 s alone on a 2-core CPU (14 min
-15 s beside another training; the run is deterministic: both gave the same
-evaluations). At the reference's 1e-4 the same 1500 steps recognise 70.9%,
-2500 steps 80.9% (slant is learnt last: Slanted and Thin targets are where
-every run falls short).
+as the reference's 128 -> 2x2), and LR, twice the reference's rate (at
+1e-4 the same STEPS recognise too few translations: README), for STEPS G updates (7,500
+iterations; the reference trains 200,000). The README's StarGAN section has
+the measured result (benchmarks/stargan_quality.py) and the wall time.
 """
 
 from jaxgan.configs import stargan, with_variants
