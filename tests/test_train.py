@@ -278,6 +278,8 @@ def test_config_builds_full_size_and_smoke_variant_trains(name, tmp_path):
 def _quickstart_quality(argv):
     spec = importlib.util.spec_from_file_location("quickstart_quality", REPO / "benchmarks" / "quickstart_quality.py")
     module = importlib.util.module_from_spec(spec)
+    # Registered before it runs: its flax dataclasses resolve their (string) annotations in sys.modules.
+    sys.modules.setdefault(spec.name, module)
     spec.loader.exec_module(module)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
