@@ -57,7 +57,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -67,7 +66,7 @@ from jaxgan.configs.stargan import LR_DECAYS
 from jaxgan.models import stargan as networks
 from jaxgan.state import count_params, step_key
 from jaxgan.trainers import TranslationSampleFlags, check_sample_format, write_image_samples
-from jaxgan.trainers.pix2pix import adam_update
+from jaxgan.trainers.pix2pix import Pix2PixState, adam_update
 from jaxgan.trainers.protocol import BestMetric, Phase
 
 Array = jax.Array
@@ -76,17 +75,9 @@ G_LOSSES = ("G_loss_fake", "G_loss_rec", "G_loss_cls")
 ATTRIBUTE_SOURCES_WITH_TRUTH = ("stroke_digits",)
 
 
-@flax.struct.dataclass
-class StarGANState:
-    """{step, rng} (the loop's), G and D as flax variable dicts ({'params'})
-    and their Adam states."""
-
-    step: jax.Array
-    rng: jax.Array
-    g: Any
-    d: Any
-    g_opt: Any
-    d_opt: Any
+# {step, rng} (the loop's), G and D as flax variable dicts ({'params'}) and
+# their Adam states: pix2pix's state, whose fields these are.
+StarGANState = Pix2PixState
 
 
 def lr_at(lr: float, optim: Any, num_iters: int, iteration: Array) -> Array:
