@@ -205,8 +205,11 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
                                              f"checkpoint is step {ckpt.latest_step()}")
                 writer.write_scalars(s, last_metrics)
             if config.samples.every_steps and (s % config.samples.every_steps == 0 or last):
-                images = grid(state, fixed_inputs)
-                writer.write_image(s, trainer.grid_name, pictures.make_grid(images, trainer.grid_columns))
+                out = grid(state, fixed_inputs)
+                if trainer.grid_text is None:
+                    writer.write_image(s, trainer.grid_name, pictures.make_grid(out, trainer.grid_columns))
+                else:
+                    writer.write_text(s, trainer.grid_name, trainer.grid_text(jax.device_get(out)))
             if evaluator and (s % config.eval.every_steps == 0 or s == num_steps):
                 scores = evaluator(state)
                 writer.write_scalars(s, {f"eval/{k}": v for k, v in scores.items()})

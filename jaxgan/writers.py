@@ -78,6 +78,17 @@ class MetricWriter:
         self._tb.flush()
         return path
 
+    def write_text(self, step: int, name: str, text: str) -> str | None:
+        """Saves text samples as samples/{name}_{step}.txt and in TensorBoard."""
+        if not self.enabled:
+            return None
+        path = self.workdir / "samples" / f"{name}_{step:08d}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        self._tb.add_text(name, text, step)
+        self._tb.flush()
+        return str(path)
+
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()

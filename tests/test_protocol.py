@@ -35,6 +35,7 @@ class ToyTrainer:
 
     grid_name = "toy"
     grid_columns = 2
+    grid_text = None
     best_metric = BestMetric("distance")
 
     def __init__(self, config, mesh=None):
@@ -135,8 +136,17 @@ class ConstantsToyTrainer(ToyTrainer):
         return state.replace(w=state.w + jnp.sum(constants["v"]) / self.WEIGHTS), metrics
 
 
+class TextGridToyTrainer(ToyTrainer):
+    """The toy whose grid is text (as a sequence family's): the grid's
+    numbers, one line per sample."""
+
+    def grid_text(self, out):
+        assert isinstance(out, np.ndarray)  # rendered on the host
+        return "\n".join(f"{v:.3f}" for v in out.mean(axis=(1, 2, 3)))
+
+
 TOYS = {"toy": ToyTrainer, "toy_diverging": DivergingToyTrainer, "toy_varying": VaryingBatchesToyTrainer,
-        "toy_constants": ConstantsToyTrainer}
+        "toy_constants": ConstantsToyTrainer, "toy_text": TextGridToyTrainer}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -207,6 +217,19 @@ def test_a_non_finite_metric_stops_the_run_and_names_the_last_good_checkpoint(tm
                                                  r"step 3"):
         train.train_and_evaluate(config, str(tmp_path))
     assert sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == [3]
+
+
+def test_a_family_with_text_samples_gets_text_grids(tmp_path):
+    config = _config(4)
+    with config.unlocked():
+        config.trainer = "toy_text"
+    train.train_and_evaluate(config, str(tmp_path))
+    samples = tmp_path / "samples"
+    assert sorted(p.name for p in samples.iterdir()) == ["toy_00000004.txt"]
+    state = _restore(tmp_path, config)
+    toy = TextGridToyTrainer(config)
+    expected = toy.grid_text(np.asarray(toy.sample_grid(state, train.grid_inputs(toy, config))))
+    assert (samples / "toy_00000004.txt").read_text() == expected and len(expected.splitlines()) == 4
 
 
 def test_sample_mode_dispatches_to_the_family(tmp_path):

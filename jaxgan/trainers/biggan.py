@@ -118,6 +118,7 @@ class BigGANTrainer:
 
     grid_name = "samples_ema"  # from the EMA generator
     grid_columns = None
+    grid_text = None  # the grid is images
     best_metric = BestMetric("fid")
 
     def __init__(self, config: Any, mesh: Any = None):

@@ -159,6 +159,7 @@ class ClassicTrainer:
 
     grid_name = "samples"
     grid_columns = None
+    grid_text = None  # the grid is images
     best_metric = BestMetric("fid")
 
     def __init__(self, config: Any, mesh: Any = None):

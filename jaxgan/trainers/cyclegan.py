@@ -167,6 +167,7 @@ class CycleGANTrainer(TranslationSampleFlags):
 
     grid_name = "translations"
     grid_columns = 12  # two examples a row, each (real_A, fake_B, rec_A, real_B, fake_A, rec_B)
+    grid_text = None  # the grid is images
     best_metric: BestMetric | None = BestMetric("l1", higher_is_better=False)
 
     def __init__(self, config: Any, mesh: Any = None):

@@ -132,6 +132,7 @@ class Pix2PixTrainer(TranslationSampleFlags):
 
     grid_name = "translations"
     grid_columns = 12  # four (input, output, target) triplets a row
+    grid_text = None  # the grid is images
     best_metric = BestMetric("l1", higher_is_better=False)
 
     def __init__(self, config: Any, mesh: Any = None):

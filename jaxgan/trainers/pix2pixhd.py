@@ -135,6 +135,7 @@ class Pix2PixHDTrainer(TranslationSampleFlags):
 
     grid_name = "translations"
     grid_columns = 12  # four (label map, output, target) triplets a row
+    grid_text = None  # the grid is images
     best_metric = BestMetric("l1", higher_is_better=False)
 
     def __init__(self, config: Any, mesh: Any = None):

@@ -103,8 +103,12 @@ class Trainer(Protocol):
 
     # The sample grid written during training: `grid_name` names its files
     # (samples/<grid_name>_<step>.png), `grid_columns` its width (None: square).
+    # A family whose samples are not images (token sequences) sets
+    # `grid_text`: it turns sample_grid's output (as numpy arrays) into text,
+    # written as samples/<grid_name>_<step>.txt instead (None: images).
     grid_name: str
     grid_columns: int | None
+    grid_text: Callable[[Any], str] | None
     # The score that picks `best/` (None: the family keeps no best checkpoint).
     best_metric: BestMetric | None
 
@@ -129,7 +133,8 @@ class Trainer(Protocol):
         arrays), e.g. z and classes, or a batch of source images."""
 
     def sample_grid(self, state: Any, inputs: Any) -> Array:
-        """The grid's images [N, H, W, C] in [-1, 1] (jitted by the loop)."""
+        """The grid's images [N, H, W, C] in [-1, 1], or what `grid_text`
+        renders (jitted by the loop)."""
 
     def evaluator(self, workdir: str, mesh: Any) -> Callable[[Any], dict[str, float]] | None:
         """A function state -> scores for config.eval (None: nothing to evaluate)."""

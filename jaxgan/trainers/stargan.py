@@ -132,6 +132,7 @@ class StarGANTrainer(TranslationSampleFlags):
     (--mode sample's flags: TranslationSampleFlags)."""
 
     grid_name = "translations"
+    grid_text = None  # the grid is images
     best_metric: BestMetric | None = BestMetric("l1", higher_is_better=False)
 
     def __init__(self, config: Any, mesh: Any = None):
