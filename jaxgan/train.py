@@ -232,19 +232,20 @@ def train_and_evaluate(config: Any, workdir: str) -> dict:
 
 def restore_latest(config: Any, workdir: str, step: int | None = None):
     """(trainer, mesh, state) of the workdir's latest checkpoint (or of
-    `step`); raises FileNotFoundError if there is none."""
+    `step`); raises FileNotFoundError if there is none, before building the
+    trainer (a family may read its data to size its networks)."""
     mesh = parallel.make_mesh()
-    trainer = get_trainer(config, mesh)
     ckpt = checkpoint.Checkpointer(workdir, config.ckpt.max_to_keep)
     try:
+        if ckpt.latest_step() is None:
+            raise FileNotFoundError(f"no checkpoint in {ckpt.directory}: train first (--mode train)")
         if step is not None and step not in ckpt.manager.all_steps():
             raise FileNotFoundError(f"no checkpoint of step {step} in {ckpt.directory}; it has steps "
                                     f"{sorted(ckpt.manager.all_steps())}")
+        trainer = get_trainer(config, mesh)
         restored = ckpt.restore(abstract_state(trainer, config, mesh), step)
     finally:
         ckpt.close()
-    if restored is None:
-        raise FileNotFoundError(f"no checkpoint in {ckpt.directory}: train first (--mode train)")
     return trainer, mesh, restored[0]
 
 
