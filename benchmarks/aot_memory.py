@@ -191,7 +191,8 @@ def step_batch(config, mesh, keys, batches_per_step: int, batch_size: int, abstr
               "label": ((*lead, attributes), np.float32) if attributes else (lead, np.int32),
               # image-to-image families: the input image, or pix2pixHD's label and instance maps
               "input": ((*lead, h, w, d.get("input_channels", 3)), np.float32),
-              "label_map": ((*lead, h, w, 1), np.int32), "instance": ((*lead, h, w, 1), np.int32)}
+              "label_map": ((*lead, h, w, 1), np.int32), "instance": ((*lead, h, w, 1), np.int32),
+              "tokens": ((*lead, d.get("seq_len", 0)), np.int32)}  # sequence families' token ids
     missing = [k for k in keys if k not in shapes]
     if missing:
         raise ValueError(f"no synthetic batch for the keys {missing}")
@@ -205,7 +206,7 @@ def step_batch(config, mesh, keys, batches_per_step: int, batch_size: int, abstr
     labels = (lambda shape: rng.integers(0, 2, shape).astype(np.float32)) if attributes else ids(
         len(d.get("domains") or ()) or d.num_classes)
     draw = {"image": uniform, "input": uniform, "label": labels, "label_map": ids(d.get("label_nc", 0)),
-            "instance": ids(1000)}
+            "instance": ids(1000), "tokens": ids(d.get("vocab_size", 0))}
     return parallel.global_batch({k: draw[k](shape) for k, (shape, _) in shapes.items()}, mesh, leading=1)
 
 
