@@ -66,7 +66,13 @@ config given to `build_input` may leave them out):
   `split`; 'domain_folders' `folder`, `split`, `domains` (the domain folders
   in label order; empty: all, sorted). Each module's `held_out(data_config,
   split, num)` gives its held-out {"image", "label"} ('stroke_digits' adds
-  "digit"). 'synthetic' gives noise with random attribute labels when the
+  "digit").
+- 'oracle', 'text': SeqGAN's token sequences, batched as {"tokens": int32
+  [B, seq_len]} (`SEQUENCE_SOURCES`; their pipelines have no image_shape):
+  samples of an oracle LSTM with N(0, 1) parameters, or the lines of a text
+  file (jaxgan.data.sequences reads `vocab_size`, `seq_len`,
+  `num_sequences`, `oracle_seed`, `oracle_emb_dim`, `oracle_hidden_dim`,
+  `text_file`, `level`, `max_vocab`, `held_out_fraction`). 'synthetic' gives noise with random attribute labels when the
   config declares `attributes`, random domain indices with `domains`.
 Shared fields: `image_size`, `channels` [3; 1 or 3], `num_classes` [0:
 unconditional, labels are 0], `center_crop` [True: square crop of the short side
@@ -94,6 +100,8 @@ PAIRED_SOURCES = ("aligned", "edges2digits", "digit_canvas", "pix2pixhd")
 UNPAIRED_SOURCES = ("thick_digits", "unaligned")
 # StarGAN's sources: "image" and a "label" of attribute values (float32 [B, c_dim]) or domain indices (int32 [B]).
 STARGAN_SOURCES = ("stroke_digits", "celeba_attrs", "domain_folders")
+# SeqGAN's sources: batches {"tokens": int32 [B, seq_len]}.
+SEQUENCE_SOURCES = ("oracle", "text")
 
 
 class InputPipeline(Protocol):
@@ -120,6 +128,11 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
 
         return importlib.import_module(f"jaxgan.data.{source}").build(
             data_config, batch_size=batch_size, seed=seed, process_index=process_index, process_count=process_count)
+    if source in SEQUENCE_SOURCES:
+        from jaxgan.data import sequences
+
+        return sequences.build(data_config, batch_size=batch_size, seed=seed, process_index=process_index,
+                               process_count=process_count)
     if source == "synthetic" and (data_config.get("attributes") or data_config.get("domains")):
         from jaxgan.data.synthetic import SyntheticDomains
 
@@ -157,7 +170,7 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
         return mnist5k.build(data_config, **kwargs)
     raise ValueError(f"unknown data source {source!r} (config.data.source); known: 'synthetic', 'tfds', "
                      "'folder', 'mnist5k', 'aligned', 'edges2digits', 'digit_canvas', 'pix2pixhd', 'thick_digits', "
-                     "'unaligned', 'stroke_digits', 'celeba_attrs', 'domain_folders'")
+                     "'unaligned', 'stroke_digits', 'celeba_attrs', 'domain_folders', 'oracle', 'text'")
 
 
 def with_defaults(data_config: Any, **source_defaults: Any) -> ml_collections.ConfigDict:

@@ -24,6 +24,7 @@ _REGISTRY: dict[str, str | type] = {
     "cyclegan": "jaxgan.trainers.cyclegan:CycleGANTrainer",
     "pix2pix": "jaxgan.trainers.pix2pix:Pix2PixTrainer",
     "pix2pixhd": "jaxgan.trainers.pix2pixhd:Pix2PixHDTrainer",
+    "seqgan": "jaxgan.trainers.seqgan:SeqGANTrainer",
     "stargan": "jaxgan.trainers.stargan:StarGANTrainer",
 }
 
