@@ -53,6 +53,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.data.source = "oracle"
     c.data.name = ""
     c.data.num_classes = 0
+    c.data.image_size = 0  # no images
     c.data.vocab_size = 5000
     c.data.seq_len = 20
     c.data.num_sequences = 10_000
@@ -69,7 +70,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.data.held_out_fraction = 0.1
     c.data.num_workers = 0
 
+    # arch 'seqgan': jaxgan.models.seqgan's LSTMGenerator(model.g) and Discriminator(model.d).
     c.model = ml_collections.ConfigDict(dict(
+        arch="seqgan",
         g=ml_collections.ConfigDict(dict(emb_dim=32, hidden_dim=32, init_std=0.1)),
         d=ml_collections.ConfigDict(dict(emb_dim=64, filter_sizes=seqgan.FILTER_SIZES,
                                          num_filters=seqgan.NUM_FILTERS, dropout_keep=0.75))))

@@ -87,6 +87,8 @@ class SeqGANTrainer:
         del mesh  # every array of a step is small; the loop shards the real batches
         self.config = config
         d, t = config.data, config.train
+        if config.model.arch != "seqgan":
+            raise ValueError(f"config.model.arch must be 'seqgan' for the seqgan trainer, got {config.model.arch!r}")
         if d.source not in sequences.SEQUENCE_SOURCES:
             raise ValueError(f"config.data.source must be one of {sequences.SEQUENCE_SOURCES} for SeqGAN, got "
                              f"{d.source!r}")
