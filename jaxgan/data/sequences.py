@@ -76,16 +76,6 @@ def load_text(data_config: Any):
                           held_out_fraction=float(d.held_out_fraction))
 
 
-def training_tokens(data_config: Any) -> np.ndarray:
-    """The training sequences [N, seq_len] of config.data.source."""
-    if data_config.source == "oracle":
-        return oracle_tokens(data_config)
-    if data_config.source == "text":
-        return load_text(data_config).train
-    raise ValueError(f"config.data.source {data_config.source!r} gives no token sequences; SeqGAN reads "
-                     f"{' or '.join(map(repr, SEQUENCE_SOURCES))}")
-
-
 class SequencePipeline:
     """Batches {"tokens": int32 [batch_size, T]} of `tokens`, reshuffled every
     epoch; implements the jaxgan.data.InputPipeline contract (no images)."""
@@ -121,7 +111,7 @@ def build(data_config: Any, *, batch_size: int, seed: int, process_index: int = 
           process_count: int = 1) -> SequencePipeline:
     """The source's pipeline; a text file's has its `vocab` (an oracle's None)."""
     text_data = load_text(data_config) if data_config.source == "text" else None
-    tokens = text_data.train if text_data is not None else training_tokens(data_config)
+    tokens = text_data.train if text_data is not None else oracle_tokens(data_config)
     pipeline = SequencePipeline(tokens, batch_size=batch_size, seed=seed, process_index=process_index,
                                 process_count=process_count)
     pipeline.vocab = text_data.vocab if text_data is not None else None
