@@ -123,3 +123,19 @@ def _off_diagonal_gram_sq(m: Array) -> Array:
         return jnp.sum(jnp.square(gram)) - jnp.sum(jnp.square(jnp.diagonal(gram)))
     small = m @ m.T  # [fan_in, fan_in] = W^T W
     return jnp.sum(jnp.square(small)) - jnp.sum(jnp.square(jnp.sum(jnp.square(m), axis=0)))
+
+
+def lecam_regularizer(real: Array, fake: Array, anchor_real: Array, anchor_fake: Array) -> Array:
+    """LeCam (Tseng et al. 2021, eq. 3, as StudioGAN's `lecam_reg`):
+    E[relu(D(x) - anchor_fake)^2] + E[relu(anchor_real - D(G(z)))^2], the
+    anchors being moving averages of D's mean outputs on fakes and reals
+    (LeCamAnchors). Multiply by lambda (0.3 in StudioGAN's CIFAR configs)."""
+    return (jnp.mean(jnp.square(jax.nn.relu(_f32(real) - anchor_fake)))
+            + jnp.mean(jnp.square(jax.nn.relu(anchor_real - _f32(fake)))))
+
+
+def consistency(a: Array, b: Array) -> Array:
+    """Mean squared difference of two D outputs (torch's MSELoss): the term of
+    CR, bCR and zCR (Zhang et al. 2020; Zhao et al. 2021), D(x) against
+    D(T(x)) for an augmentation T, or G(z) against G(z + eps)."""
+    return jnp.mean(jnp.square(_f32(a) - _f32(b)))

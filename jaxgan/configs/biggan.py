@@ -38,6 +38,18 @@ def get_config() -> ml_collections.ConfigDict:
     c.reg.ortho = 0.0  # BigGAN orthogonal regularisation strength (paper: 1e-4)
     c.reg.gp_weight = 0.0  # WGAN-GP lambda
     c.reg.r1_gamma = 0.0
+    # Data-efficiency and consistency regularisers (all off: BigGAN has none),
+    # with StudioGAN's names and values in its CIFAR-10 configs in comments.
+    c.reg.diffaugment = ""  # DiffAugment policy, e.g. "color,translation,cutout" (StudioGAN: diffaug)
+    c.reg.lecam_weight = 0.0  # LeCam lambda (0.3)
+    c.reg.lecam_decay = 0.99  # the anchors' moving-average decay (lecam_ema_decay)
+    c.reg.lecam_start_step = 1000  # anchors track the last batch before, LeCam applies after (lecam_ema_start_iter)
+    c.reg.cr_weight = 0.0  # CR on reals, flip + translation (cr_lambda 10)
+    c.reg.bcr_real_weight = 0.0  # bCR on reals (real_lambda 10)
+    c.reg.bcr_fake_weight = 0.0  # bCR on fakes (fake_lambda 10)
+    c.reg.zcr_radius = 0.0  # zCR's z perturbation: z + radius * N(0, I) (radius 0.05)
+    c.reg.zcr_d_weight = 0.0  # zCR in D: D(G(z)) against D(G(z + eps)) (d_lambda 20)
+    c.reg.zcr_g_weight = 0.0  # zCR in G: minus G(z) against G(z + eps) (g_lambda 0.5)
 
     c.train.num_d_steps = 1
     c.train.grad_accum_steps = 8  # 2048 = 8 x 256, as BigGAN-PyTorch's bs256x8 script
@@ -74,6 +86,39 @@ def biggan_deep(resolution: int) -> ml_collections.ConfigDict:
         to_rgb_features=config_dict.placeholder(int)))  # unset: as many as the last stage, as both references
     c.model.d = ml_collections.ConfigDict(dict(ch=128, attention=(64,), init_style="ortho", activation="relu",
                                                blocks_per_stage=2, channel_ratio=4))
+    return c
+
+
+def studiogan_cifar10() -> ml_collections.ConfigDict:
+    """BigGAN on CIFAR-10 as StudioGAN trains it (src/configs/CIFAR10/BigGAN.yaml
+    with StudioGAN's config.py defaults), shared by configs/studiogan_biggan_*.py,
+    whose FIDs StudioGAN's CIFAR-10 table reports.
+
+    StudioGAN's big_resnet at 32x32: G ch 96 (g_conv_dim) x 4, dim_z 80 in
+    hierarchical chunks of 20, shared embedding 128, attention after the second
+    block (16x16); D d_conv_dim 96 x 2 = 192 channels per block, which is
+    BigGAN-PyTorch's 32x32 D (x 4) at ch 48, attention after the first block;
+    orthogonal init, SN eps 1e-6, BN eps 1e-4. G 9,416,196 and D 2,415,170
+    params, as StudioGAN's Generator and Discriminator count them. Training:
+    hinge loss, batch 64, 5 D updates per G update, Adam 2e-4 for both with
+    betas (0.5, 0.999) and eps 1e-6, EMA 0.9999 from step 1000, 100k steps.
+    """
+    c = get_config()
+    c.model.resolution = c.data.image_size = 32
+    c.model.sn_eps, c.model.bn_eps = 1e-6, 1e-4
+    c.model.g.update(ch=96, dim_z=80, shared_dim=128, hier=True, attention=(16,), init_style="ortho")
+    c.model.d.update(ch=48, attention=(16,), init_style="ortho")
+    c.train.num_steps = 100_000
+    c.train.batch_size = 64
+    c.train.num_d_steps = 5
+    c.train.grad_accum_steps = 1
+    for opt in (c.optim.g, c.optim.d):
+        opt.lr, opt.b1, opt.b2, opt.eps = 2e-4, 0.5, 0.999, 1e-6
+    c.ema.decay, c.ema.start_step = 0.9999, 1000
+    c.data.name = "cifar10"
+    c.data.num_classes = 10
+    c.ckpt.every_steps = 2000
+    c.samples.every_steps = 2000
     return c
 
 

@@ -11,6 +11,13 @@ BigGAN-PyTorch's `train_fns.GAN_training_function`:
 - with `train.grad_accum_steps = k` each update averages the gradients of k
   micro-batches of batch_size / k (BigGAN-PyTorch's num_{G,D}_accumulations);
 - BigGAN's orthogonal regularisation is added to G's gradient once per update;
+- the data-efficiency and consistency regularisers of StudioGAN are config
+  switches (config.reg, all off by default), as StudioGAN's worker applies
+  them: DiffAugment on reals and fakes in the D step and on fakes in the G
+  step; LeCam on D's outputs with moving-average anchors kept in the state;
+  CR (reals) and bCR (reals and fakes) against D on flipped and translated
+  copies of the un-augmented images; zCR against D on G(z + eps) in the D
+  step and, negated, against the images G(z + eps) in the G step;
 - with a mesh, the z and classes a step draws are constrained to the batch
   sharding: without it XLA computes the whole G batch on every device.
 Losses are float32 whatever the compute dtype.
@@ -26,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import losses, parallel, sampling
+from jaxgan import augment, losses, parallel, sampling
 from jaxgan.eval.generated import ImageEvaluator
 from jaxgan.models import init_noise
 from jaxgan.models.biggan import BigGANDiscriminator, BigGANGenerator
@@ -43,7 +50,9 @@ class GANState:
     """{step, rng} (the loop's) and G, D, their optimizers and the EMA G; g, d
     and g_ema are flax variable dicts ({'params', 'batch_stats', 'spectral'}
     as the models have them). Only `params` are differentiated; the other
-    collections are side outputs of train-mode calls."""
+    collections are side outputs of train-mode calls. `lecam` holds LeCam's
+    anchors {'real', 'fake'} when config.reg.lecam_weight is set, else None
+    (no leaves: the checkpoints of runs without LeCam are unchanged)."""
 
     step: jax.Array
     rng: jax.Array
@@ -52,6 +61,7 @@ class GANState:
     g_opt: Any
     d_opt: Any
     g_ema: Any
+    lecam: Any = None
 
     def key(self) -> jax.Array:
         """This step's key."""
@@ -112,6 +122,26 @@ def _normalized(vectors: Any) -> Any:
     return jax.tree_util.tree_map(lambda v: v / jnp.maximum(jnp.linalg.norm(v), 1e-12), vectors)
 
 
+def lecam_anchors(anchors: dict, real: Array, fake: Array, step: Array, decay: float, start_step: int) -> dict:
+    """LeCam's anchors after one D update's outputs (StudioGAN's LeCamEMA,
+    updated once per D update): moving averages of the mean D output on reals
+    and on fakes, decay 0 (the last batch's means) before `start_step`."""
+    d = jnp.where(step < start_step, 0.0, decay).astype(jnp.float32)
+    mean = lambda t: jnp.mean(jax.lax.stop_gradient(t).astype(jnp.float32))
+    return {"real": d * anchors["real"] + (1 - d) * mean(real), "fake": d * anchors["fake"] + (1 - d) * mean(fake)}
+
+
+def check_regularizers(reg: Any) -> None:
+    """One-line errors for config.reg's switches that cannot work as set."""
+    augment.check_policy(reg.diffaugment)
+    if reg.lecam_weight and reg.lecam_start_step < 1:
+        raise ValueError(f"config.reg.lecam_start_step must be >= 1 with LeCam (got {reg.lecam_start_step}): the "
+                         "anchors start from the D outputs of the steps before it")
+    if (reg.zcr_d_weight or reg.zcr_g_weight) and reg.zcr_radius <= 0:
+        raise ValueError("config.reg.zcr_d_weight / zcr_g_weight need config.reg.zcr_radius > 0 (zCR compares "
+                         f"G(z) with G(z + radius * eps)), got {reg.zcr_radius}")
+
+
 class BigGANTrainer:
     """See the module docstring; the protocol is jaxgan/trainers/protocol.py.
     Pure functions of (state, batch); the loop jits them."""
@@ -138,6 +168,7 @@ class BigGANTrainer:
                 logging.warning("the micro-batch (train.batch_size / train.grad_accum_steps = %d) does not divide "
                                 "over the %d devices: the generator's batch is not sharded", self.micro_batch,
                                 mesh.devices.size)
+        check_regularizers(config.reg)
         self.g_tx = make_optimizer(config.optim.g, t.num_steps)
         self.d_tx = make_optimizer(config.optim.d, t.num_steps)
         self.d_loss, self.g_loss = losses.get_losses(config.loss)
@@ -179,17 +210,27 @@ class BigGANTrainer:
         # fraction of the compile time (see init_noise).
         g = init_noise.one_draw(self.G.init)(kg, z, y)
         d = init_noise.one_draw(self.D.init)(kd, jnp.zeros((2, *self.image_shape), jnp.float32), y)
+        lecam = {"real": jnp.zeros((), jnp.float32), "fake": jnp.zeros((), jnp.float32)} \
+            if self.config.reg.lecam_weight else None
         return GANState(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(kr), g=g, d=d,
-                        g_opt=self.g_tx.init(g["params"]), d_opt=self.d_tx.init(d["params"]), g_ema=g)
+                        g_opt=self.g_tx.init(g["params"]), d_opt=self.d_tx.init(d["params"]), g_ema=g, lecam=lecam)
 
     # ------------------------------------------------------------------ step
     def _micro_keys(self, key: Array) -> Array:
         """One key per micro-batch of an update (grad_accum_steps of them)."""
         return jax.random.split(key, self.config.train.grad_accum_steps)
 
+    def _perturbed(self, z: Array, key: Array) -> Array:
+        """zCR's z + radius * eps, eps ~ N(0, I), sharded as z."""
+        z_eps = z + self.config.reg.zcr_radius * jax.random.normal(key, z.shape, z.dtype)
+        if self._batch_sharding is None:
+            return z_eps
+        return jax.lax.with_sharding_constraint(z_eps, self._batch_sharding)
+
     def _d_update(self, state: GANState, real: Array, labels: Array | None, key: Array):
         """One D update on one real batch (accumulated over micro-batches)."""
         cfg, k = self.config, self.config.train.grad_accum_steps
+        reg = cfg.reg
         g_params = state.g["params"]
         d_params = state.d["params"]
         g_aux = {c: v for c, v in state.g.items() if c != "params"}
@@ -197,44 +238,77 @@ class BigGANTrainer:
         xs = (_microbatches(real, k), None if labels is None else _microbatches(labels, k), self._micro_keys(key))
 
         def micro(carry, inputs):
-            g_aux, d_aux, grads = carry
+            g_aux, d_aux, lecam, grads = carry
             x, y_real, mkey = inputs
             kz, kgp = jax.random.split(mkey)
+            # The regularisers' keys are folded in, so that the draws above stay those of a run without them.
+            k_aug, k_cr, k_bcr, k_zcr = (jax.random.fold_in(mkey, i) for i in range(1, 5))
             z, y_fake = self._sharded_inputs(kz, x.shape[0])
             fake, g_aux = self.G.apply({"params": g_params, **g_aux}, z, y_fake, train=True, mutable=list(g_aux))
             fake = jax.lax.stop_gradient(fake)
+            if reg.zcr_d_weight:
+                fake_eps, g_aux = self.G.apply({"params": g_params, **g_aux}, self._perturbed(z, k_zcr), y_fake,
+                                               train=True, mutable=list(g_aux))
+                fake_eps = jax.lax.stop_gradient(fake_eps)
             y_both = None if y_real is None else jnp.concatenate([y_fake, y_real])
 
             def loss_fn(params):
-                logits, new_d_aux = self.D.apply({"params": params, **d_aux}, jnp.concatenate([fake, x]), y_both,
-                                                 train=True, mutable=list(d_aux))
-                d_fake, d_real = jnp.split(logits, 2)
+                aux = d_aux
+
+                def d_train(images, y):  # a train-mode D call (SN power iteration), as each torch forward
+                    nonlocal aux
+                    logits, aux = self.D.apply({"params": params, **aux}, images, y, train=True, mutable=list(aux))
+                    return logits
+
+                both = augment.diffaugment(jnp.concatenate([fake, x]), k_aug, reg.diffaugment)
+                d_fake, d_real = jnp.split(d_train(both, y_both), 2)
                 loss_real, loss_fake = self.d_loss(d_real, d_fake)
                 loss = loss_real + loss_fake
                 metrics = {"d_loss_real": loss_real, "d_loss_fake": loss_fake,
                            "d_real": jnp.mean(d_real), "d_fake": jnp.mean(d_fake)}
-                d_eval = lambda t, y: self.D.apply({"params": params, **new_d_aux}, t, y)
-                if cfg.reg.gp_weight:
+                new_lecam = lecam
+                if reg.lecam_weight:
+                    new_lecam = lecam_anchors(lecam, d_real, d_fake, state.step, reg.lecam_decay,
+                                              reg.lecam_start_step)
+                    term = losses.lecam_regularizer(d_real, d_fake, new_lecam["real"], new_lecam["fake"])
+                    term = jnp.where(state.step > reg.lecam_start_step, term, 0.0)
+                    loss, metrics["lecam"] = loss + reg.lecam_weight * term, term
+                if reg.cr_weight:
+                    term = losses.consistency(d_real, d_train(augment.cr_augment(x, k_cr), y_real))
+                    loss, metrics["cr"] = loss + reg.cr_weight * term, term
+                if reg.bcr_real_weight or reg.bcr_fake_weight:
+                    both_cr = jnp.concatenate([augment.cr_augment(fake, k_bcr),
+                                               augment.cr_augment(x, jax.random.fold_in(k_bcr, 1))])
+                    fake_cr, real_cr = jnp.split(d_train(both_cr, y_both), 2)
+                    real_term, fake_term = losses.consistency(d_real, real_cr), losses.consistency(d_fake, fake_cr)
+                    loss = loss + reg.bcr_real_weight * real_term + reg.bcr_fake_weight * fake_term
+                    metrics["bcr_real"], metrics["bcr_fake"] = real_term, fake_term
+                if reg.zcr_d_weight:
+                    term = losses.consistency(d_fake, d_train(fake_eps, y_fake))
+                    loss, metrics["zcr_d"] = loss + reg.zcr_d_weight * term, term
+                d_eval = lambda t, y: self.D.apply({"params": params, **aux}, t, y)
+                if reg.gp_weight:
                     gp = losses.gradient_penalty(lambda t: d_eval(t, y_real), x, fake, kgp)
-                    loss, metrics["gradient_penalty"] = loss + cfg.reg.gp_weight * gp, gp
-                if cfg.reg.r1_gamma:
+                    loss, metrics["gradient_penalty"] = loss + reg.gp_weight * gp, gp
+                if reg.r1_gamma:
                     r1 = losses.r1_penalty(lambda t: d_eval(t, y_real), x)
-                    loss, metrics["r1_penalty"] = loss + 0.5 * cfg.reg.r1_gamma * r1, r1
-                return loss, (new_d_aux, metrics)
+                    loss, metrics["r1_penalty"] = loss + 0.5 * reg.r1_gamma * r1, r1
+                return loss, (aux, new_lecam, metrics)
 
-            (_, (d_aux, metrics)), g = jax.value_and_grad(loss_fn, has_aux=True)(d_params)
+            (_, (d_aux, lecam, metrics)), g = jax.value_and_grad(loss_fn, has_aux=True)(d_params)
             grads = jax.tree_util.tree_map(lambda a, b: a + b / k, grads, g)
-            return (g_aux, d_aux, grads), metrics
+            return (g_aux, d_aux, lecam, grads), metrics
 
         zeros = jax.tree_util.tree_map(jnp.zeros_like, d_params)
-        (g_aux, d_aux, grads), metrics = jax.lax.scan(micro, (g_aux, d_aux, zeros), xs)
+        (g_aux, d_aux, lecam, grads), metrics = jax.lax.scan(micro, (g_aux, d_aux, state.lecam, zeros), xs)
         updates, d_opt = self.d_tx.update(grads, state.d_opt, d_params)
         d = {"params": optax.apply_updates(d_params, updates), **d_aux}
-        state = state.replace(g={"params": g_params, **g_aux}, d=d, d_opt=d_opt)
+        state = state.replace(g={"params": g_params, **g_aux}, d=d, d_opt=d_opt, lecam=lecam)
         return state, jax.tree_util.tree_map(jnp.mean, metrics)
 
     def _g_update(self, state: GANState, key: Array):
         cfg, k = self.config, self.config.train.grad_accum_steps
+        reg = cfg.reg
         g_params, d_params = state.g["params"], state.d["params"]
         g_aux = {c: v for c, v in state.g.items() if c != "params"}
         d_aux = {c: v for c, v in state.d.items() if c != "params"}
@@ -242,20 +316,29 @@ class BigGANTrainer:
         def micro(carry, mkey):
             g_aux, d_aux, grads = carry
             z, y = self._sharded_inputs(mkey, self.micro_batch)
+            k_aug, k_zcr = jax.random.fold_in(mkey, 1), jax.random.fold_in(mkey, 2)
 
             def loss_fn(params):
                 fake, new_g_aux = self.G.apply({"params": params, **g_aux}, z, y, train=True, mutable=list(g_aux))
-                logits, new_d_aux = self.D.apply({"params": d_params, **d_aux}, fake, y, train=True,
+                logits, new_d_aux = self.D.apply({"params": d_params, **d_aux},
+                                                 augment.diffaugment(fake, k_aug, reg.diffaugment), y, train=True,
                                                  mutable=list(d_aux))
-                return self.g_loss(logits), (new_g_aux, new_d_aux)
+                metrics = {"g_loss": self.g_loss(logits)}
+                loss = metrics["g_loss"]
+                if reg.zcr_g_weight:
+                    fake_eps, new_g_aux = self.G.apply({"params": params, **new_g_aux}, self._perturbed(z, k_zcr), y,
+                                                       train=True, mutable=list(g_aux))
+                    metrics["zcr_g"] = losses.consistency(fake, fake_eps)
+                    loss = loss - reg.zcr_g_weight * metrics["zcr_g"]  # zCR in G: keep G(z + eps) apart from G(z)
+                return loss, (new_g_aux, new_d_aux, metrics)
 
-            (loss, (g_aux, d_aux)), g = jax.value_and_grad(loss_fn, has_aux=True)(g_params)
+            (_, (g_aux, d_aux, metrics)), g = jax.value_and_grad(loss_fn, has_aux=True)(g_params)
             grads = jax.tree_util.tree_map(lambda a, b: a + b / k, grads, g)
-            return (g_aux, d_aux, grads), loss
+            return (g_aux, d_aux, grads), metrics
 
         zeros = jax.tree_util.tree_map(jnp.zeros_like, g_params)
-        (g_aux, d_aux, grads), g_loss = jax.lax.scan(micro, (g_aux, d_aux, zeros), self._micro_keys(key))
-        metrics = {"g_loss": jnp.mean(g_loss)}
+        (g_aux, d_aux, grads), metrics = jax.lax.scan(micro, (g_aux, d_aux, zeros), self._micro_keys(key))
+        metrics = jax.tree_util.tree_map(jnp.mean, metrics)
         if cfg.reg.ortho:
             ortho, ortho_grads = jax.value_and_grad(losses.orthogonal_regularization)(g_params)
             grads = jax.tree_util.tree_map(lambda a, b: a + cfg.reg.ortho * b, grads, ortho_grads)
@@ -284,7 +367,8 @@ class BigGANTrainer:
         t = self.config.train
         if t.num_d_steps > 1 or t.grad_accum_steps > 1:
             return self._g_update(state, key)
-        names = ("g_loss", "ortho_reg") if self.config.reg.ortho else ("g_loss",)  # _g_update's metrics
+        names = ("g_loss",) + ("ortho_reg",) * bool(self.config.reg.ortho) \
+            + ("zcr_g",) * bool(self.config.reg.zcr_g_weight)  # _g_update's metrics
         unreachable = lambda state, key: (state, {name: jnp.zeros((), jnp.float32) for name in names})
         after_d = lambda state, key: jax.lax.cond(state.step >= 0, self._g_update, unreachable, state, key)
         return jax.lax.platform_dependent(state, key, cpu=after_d, default=self._g_update)
