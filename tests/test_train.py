@@ -31,6 +31,10 @@ CONFIGS = sorted(p.name for p in (REPO / "configs").glob("*.py")
 # Configs that differ only in resolution: their :smoke runs (32x32) are the same run.
 SAME_SMOKE_RUN = {"biggan_256.py": "biggan_128.py", "biggan_512.py": "biggan_128.py",
                   "biggan_deep_256.py": "biggan_deep_128.py", "biggan_deep_512.py": "biggan_deep_128.py"}
+# StudioGAN's regularised BigGANs differ from its baseline in config.reg (and
+# their step count): tests/test_biggan_regularizers.py trains their switches
+# together in one smoke run (every switch's compile in one program).
+REGULARISED = [f"studiogan_biggan_{r}_cifar10.py" for r in ("diffaug", "lecam", "diffaug_lecam", "cr", "icr")]
 
 
 def load_config(name: str, variant: str = ""):
@@ -256,6 +260,12 @@ def test_config_builds_full_size_and_smoke_variant_trains(name, tmp_path):
     smoke = load_config(name, "smoke")
     if name in SAME_SMOKE_RUN:  # shrunk to the same run as another config: trained there
         assert smoke.to_dict() == load_config(SAME_SMOKE_RUN[name], "smoke").to_dict()
+        return
+    if name in REGULARISED:
+        baseline = load_config("studiogan_biggan_cifar10.py", "smoke").to_dict()
+        assert {k: v for k, v in smoke.to_dict().items() if k not in ("reg", "train")} == \
+            {k: v for k, v in baseline.items() if k not in ("reg", "train")}
+        assert smoke.reg.to_dict() != baseline["reg"]
         return
     with smoke.unlocked():
         smoke.train.num_steps = 2
