@@ -5,19 +5,21 @@ after the MLE epochs (MLE) and after adversarial training (SeqGAN), beside
 the paper's table (README, SeqGAN).
 
 The oracle, the data (10,000 sequences), the networks, the optimizers,
-the rollouts (16 per step) and the batch are the reference's; the budgets
-are smaller: MLE_EPOCHS epochs of MLE (the reference: 120; its NLL-oracle
-stops improving after about 20), D_PRETRAIN_ROUNDS D pretraining rounds of
-3 passes over D_PRETRAIN_NEGATIVES fresh negatives (the reference: 50
-rounds of 3 passes over 10,000), ADVERSARIAL_STEPS adversarial steps with
-one D round of one pass over D_NEGATIVES each (the reference: 200 steps
-with 5 rounds of 3 passes over 10,000). D's pretraining budget matters:
-with D at chance the rewards carry no signal (README, SeqGAN).
+the rollouts (16 per step), the batch and the 120 MLE epochs are the
+reference's; the D budgets are smaller: D_PRETRAIN_ROUNDS D pretraining
+rounds of 3 passes over D_PRETRAIN_NEGATIVES fresh negatives (the
+reference: 50 rounds of 3 passes over 10,000), ADVERSARIAL_STEPS
+adversarial steps with one D round of one pass over D_NEGATIVES each (the
+reference: 200 steps with 5 rounds of 3 passes over 10,000). NLL-oracle
+stops improving after about 30 MLE epochs, but the adversarial steps gain
+more from G's 120 (README, SeqGAN). D's pretraining budget matters: with D
+at chance the rewards carry no signal. Evaluations come every 10 steps (each
+scores 10,000 samples).
 """
 
 from jaxgan.configs import seqgan, with_variants
 
-MLE_EPOCHS = 30
+MLE_EPOCHS = 120  # the reference's PRE_EPOCH_NUM
 D_PRETRAIN_ROUNDS = 10
 D_PRETRAIN_NEGATIVES = 5000
 D_NEGATIVES = 2500
@@ -35,6 +37,7 @@ def get_config():
     c.train.adversarial_d_rounds = 1
     c.train.d_epochs = 1
     c.train.d_negatives = D_NEGATIVES
+    c.eval.every_steps = 10
     c.ckpt.every_steps = 10
     c.samples.every_steps = 10
     return c
