@@ -6,13 +6,7 @@ DiffAugment (configs/studiogan_biggan_diffaug_cifar10.py) and LeCam
 from jaxgan.configs import biggan, with_variants
 
 
-def smoke(c):
-    c = biggan.smoke(c)
-    c.reg.lecam_start_step = 1  # LeCam applies from step 2 of the 4
-    return c
-
-
-@with_variants(smoke=smoke)
+@with_variants(smoke=biggan.lecam_smoke)
 def get_config():
     c = biggan.studiogan_cifar10()
     c.reg.diffaugment = "color,translation,cutout"

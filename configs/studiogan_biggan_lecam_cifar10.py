@@ -5,13 +5,7 @@ anchors decaying 0.99 from step 1000, for 200k steps."""
 from jaxgan.configs import biggan, with_variants
 
 
-def smoke(c):
-    c = biggan.smoke(c)
-    c.reg.lecam_start_step = 1  # LeCam applies from step 2 of the 4
-    return c
-
-
-@with_variants(smoke=smoke)
+@with_variants(smoke=biggan.lecam_smoke)
 def get_config():
     c = biggan.studiogan_cifar10()
     c.reg.lecam_weight, c.reg.lecam_decay, c.reg.lecam_start_step = 0.3, 0.99, 1000

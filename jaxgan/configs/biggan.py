@@ -137,3 +137,11 @@ def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.train.grad_accum_steps = min(c.train.grad_accum_steps, 2)
     c.ema.start_step = 2
     return c
+
+
+def lecam_smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The `:smoke` variant of a config with LeCam: `smoke`, with the anchors
+    tracking from step 1, so that LeCam applies from step 2 of the 4."""
+    c = smoke(c)
+    c.reg.lecam_start_step = 1
+    return c

@@ -195,13 +195,16 @@ class BigGANTrainer:
         """z ~ N(0, I) and uniform classes (None when unconditional)."""
         return sampling.draw_inputs(key, n, self.G.z_dim, self.num_classes)
 
+    def _shard(self, x: Array | None) -> Array | None:
+        """x constrained to the batch sharding (as is without a mesh)."""
+        if x is None or self._batch_sharding is None:
+            return x
+        return jax.lax.with_sharding_constraint(x, self._batch_sharding)
+
     def _sharded_inputs(self, key: Array, n: int) -> tuple[Array, Array | None]:
         """sample_inputs for a training batch, sharded over the mesh's devices."""
         z, y = self.sample_inputs(key, n)
-        if self._batch_sharding is None:
-            return z, y
-        shard = lambda x: None if x is None else jax.lax.with_sharding_constraint(x, self._batch_sharding)
-        return shard(z), shard(y)
+        return self._shard(z), self._shard(y)
 
     def init_state(self, key: Array) -> GANState:
         kg, kd, kr = jax.random.split(key, 3)
@@ -222,10 +225,7 @@ class BigGANTrainer:
 
     def _perturbed(self, z: Array, key: Array) -> Array:
         """zCR's z + radius * eps, eps ~ N(0, I), sharded as z."""
-        z_eps = z + self.config.reg.zcr_radius * jax.random.normal(key, z.shape, z.dtype)
-        if self._batch_sharding is None:
-            return z_eps
-        return jax.lax.with_sharding_constraint(z_eps, self._batch_sharding)
+        return self._shard(z + self.config.reg.zcr_radius * jax.random.normal(key, z.shape, z.dtype))
 
     def _d_update(self, state: GANState, real: Array, labels: Array | None, key: Array):
         """One D update on one real batch (accumulated over micro-batches)."""
