@@ -139,3 +139,57 @@ def consistency(a: Array, b: Array) -> Array:
     CR, bCR and zCR (Zhang et al. 2020; Zhao et al. 2021), D(x) against
     D(T(x)) for an augmentation T, or G(z) against G(z + eps)."""
     return jnp.mean(jnp.square(_f32(a) - _f32(b)))
+
+
+# --- classifier heads of conditional discriminators (AC-GAN, TAC-GAN, ADC-GAN,
+# ContraGAN, ReACGAN), as StudioGAN's losses.py computes them. The contrastive
+# losses compare every example of the batch with every other: under jit the
+# batch is the global one, as StudioGAN gathers it over DDP ranks.
+def class_cross_entropy(logits: Array, labels: Array) -> Array:
+    """Mean softmax cross-entropy of class logits [N, K] and integer labels [N]
+    (torch's CrossEntropyLoss): AC-GAN's classifier term."""
+    logp = jax.nn.log_softmax(_f32(logits), axis=-1)
+    return -jnp.mean(jnp.take_along_axis(logp, labels[:, None].astype(jnp.int32), axis=-1))
+
+
+def _cosine(a: Array, b: Array) -> Array:
+    """torch's CosineSimilarity(dim=-1, eps=1e-8), broadcast over leading axes."""
+    norms = jnp.linalg.norm(a, axis=-1) * jnp.linalg.norm(b, axis=-1)
+    return jnp.sum(a * b, axis=-1) / jnp.maximum(norms, 1e-8)
+
+
+def _pair_masks(labels: Array) -> tuple[Array, Array]:
+    """(off-diagonal, same class and off-diagonal) masks of a batch, [N, N]."""
+    n = labels.shape[0]
+    off = ~jnp.eye(n, dtype=bool)
+    return off, off & (labels[:, None] == labels[None, :])
+
+
+def conditional_contrastive(embed: Array, proxy: Array, labels: Array, temperature: float) -> Array:
+    """ContraGAN's 2C loss (Kang & Park 2020, eq. 7): for each example, minus
+    the log of [exp(s(e, proxy)) + sum over other same-class examples of
+    exp(s(e, e'))] over [exp(s(e, proxy)) + sum over all other examples of
+    exp(s(e, e'))], s the cosine similarity / temperature; mean over the batch."""
+    embed, proxy = _f32(embed), _f32(proxy)
+    off, same = _pair_masks(labels)
+    sim = jnp.exp(_cosine(embed[:, None], embed[None, :]) / temperature)
+    to_proxy = jnp.exp(_cosine(embed, proxy) / temperature)
+    numerator = to_proxy + jnp.sum(jnp.where(same, sim, 0.0), axis=1)
+    denominator = to_proxy + jnp.sum(jnp.where(off, sim, 0.0), axis=1)
+    return -jnp.mean(jnp.log(numerator / denominator))
+
+
+def data_to_data_cross_entropy(embed: Array, proxy: Array, labels: Array, temperature: float,
+                               margin: float) -> Array:
+    """ReACGAN's D2D-CE (Kang et al. 2021, eq. 8) as StudioGAN's
+    Data2DataCrossEntropyLoss: a positive attraction relu((m_p - s(e, proxy)) / T)
+    plus log(exp(-attraction) + sum over other-class examples of exp(relu(s') -
+    max s')), s' = (s(e, e') + m_p - 1) / T and the max over the other examples
+    (held constant, for numerical stability); mean over the batch. `margin` is m_p."""
+    embed, proxy = _f32(embed), _f32(proxy)
+    off, same = _pair_masks(labels)
+    sim = (_cosine(embed[:, None], embed[None, :]) + margin - 1.0) / temperature
+    sim_max = jax.lax.stop_gradient(jnp.max(jnp.where(off, sim, -jnp.inf), axis=1, keepdims=True))
+    repulsion = jnp.where(off & ~same, jnp.exp(jax.nn.relu(sim) - sim_max), 0.0)
+    attraction = jax.nn.relu((margin - _cosine(embed, proxy)) / temperature)
+    return jnp.mean(attraction + jnp.log(jnp.exp(-attraction) + jnp.sum(repulsion, axis=1)))

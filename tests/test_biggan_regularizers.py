@@ -93,6 +93,7 @@ D_SWITCHES = dict(diffaugment=POLICY, lecam_weight=0.3, lecam_decay=0.9, lecam_s
                   bcr_real_weight=10.0, bcr_fake_weight=4.0, zcr_radius=0.05, zcr_d_weight=20.0)
 
 
+@pytest.mark.slow
 def test_a_d_update_is_a_gradient_step_on_the_regularised_loss_written_out():
     reg = D_SWITCHES
     trainer, state = _trainer_and_state(smoke_config(**reg), step=3)
@@ -160,6 +161,7 @@ def test_a_d_update_is_a_gradient_step_on_the_regularised_loss_written_out():
         assert (term in metrics) == any(k.startswith(term) for k in reg), term
 
 
+@pytest.mark.slow
 def test_a_g_update_with_diffaugment_and_zcr_is_a_gradient_step_on_the_loss_written_out():
     trainer, state = _trainer_and_state(smoke_config(diffaugment=POLICY, zcr_radius=0.05, zcr_g_weight=0.5), step=0)
     G, D = trainer.G, trainer.D
@@ -205,6 +207,7 @@ def regularised_smoke():
     return config
 
 
+@pytest.mark.slow
 def test_the_regularised_configs_train_their_smoke_run_and_resume_exactly_with_lecams_anchors(tmp_path):
     config = regularised_smoke()
     straight = train.train_and_evaluate(config, str(tmp_path / "straight"))

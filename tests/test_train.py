@@ -35,6 +35,11 @@ SAME_SMOKE_RUN = {"biggan_256.py": "biggan_128.py", "biggan_512.py": "biggan_128
 # their step count): tests/test_biggan_regularizers.py trains their switches
 # together in one smoke run (every switch's compile in one program).
 REGULARISED = [f"studiogan_biggan_{r}_cifar10.py" for r in ("diffaug", "lecam", "diffaug_lecam", "cr", "icr")]
+# StudioGAN's classifier-head GANs differ from its BigGAN in D's head and its
+# loss weights (ReACGAN also in batch and learning rates):
+# tests/test_biggan_heads.py trains ADC-GAN's smoke run and checks every
+# head's D and G updates against the losses written out.
+HEADS = [f"studiogan_{h}_cifar10.py" for h in ("acgan", "tacgan", "adcgan", "contragan", "reacgan")]
 
 
 def load_config(name: str, variant: str = ""):
@@ -255,7 +260,11 @@ def test_config_builds_full_size_and_smoke_variant_trains(name, tmp_path):
     g_vars = jax.eval_shape(g.init, jax.random.key(0), jnp.zeros((2, g.z_dim)), y)
     res = config.model.resolution
     d_vars = jax.eval_shape(d.init, jax.random.key(0), jnp.zeros((2, res, res, 3)), y)
-    assert g_vars["params"]["shared" if g.shared_dim else "linear"] and d_vars["params"]["embed"]["embedding"].shape[0] == n
+    classes = d_vars["params"]["embed" if d.cond_head == "projection" else "linear2"]
+    classes = classes["embedding"].shape[0] if "embedding" in classes else classes["kernel"].shape[1]
+    if d.cond_head in ("2c", "d2dce"):  # the head embeds; the proxies have the classes
+        classes = d_vars["params"]["embedding"]["embedding"].shape[0]
+    assert g_vars["params"]["shared" if g.shared_dim else "linear"] and classes == n * (2 if d.aux_head == "adc" else 1)
 
     smoke = load_config(name, "smoke")
     if name in SAME_SMOKE_RUN:  # shrunk to the same run as another config: trained there
@@ -266,6 +275,15 @@ def test_config_builds_full_size_and_smoke_variant_trains(name, tmp_path):
         assert {k: v for k, v in smoke.to_dict().items() if k not in ("reg", "train")} == \
             {k: v for k, v in baseline.items() if k not in ("reg", "train")}
         assert smoke.reg.to_dict() != baseline["reg"]
+        return
+    if name in HEADS:
+        baseline = load_config("studiogan_biggan_cifar10.py", "smoke").to_dict()
+        differ = ("cond_loss", "train", "optim", "model")
+        assert {k: v for k, v in smoke.to_dict().items() if k not in differ} == \
+            {k: v for k, v in baseline.items() if k not in differ}
+        assert {k: v for k, v in smoke.model.to_dict().items() if k != "d"} == \
+            {k: v for k, v in baseline["model"].items() if k != "d"}
+        assert smoke.model.d.cond_head != "projection"
         return
     with smoke.unlocked():
         smoke.train.num_steps = 2

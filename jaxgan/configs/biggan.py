@@ -14,6 +14,12 @@ from ml_collections import config_dict
 from jaxgan.configs import base
 
 
+# D's conditioning head (jaxgan.models.biggan.DiscriminatorOptions): BigGAN's
+# projection; StudioGAN's classifier heads are 'ac', '2c' and 'd2dce' with
+# aux_head 'tac' or 'adc' (d_cond_mtd, aux_cls_type, d_embed_dim, normalize_d_embed).
+D_HEAD = dict(cond_head="projection", aux_head="", embed_dim=512, normalize_embed=False)
+
+
 def get_config() -> ml_collections.ConfigDict:
     """The neutral fields plus the family's, at BigGAN 128's values."""
     c = base.base_config(trainer="biggan")
@@ -32,7 +38,8 @@ def get_config() -> ml_collections.ConfigDict:
         ch=96, dim_z=120, shared_dim=128, hier=True, attention=(64,), init_style="ortho",
         bn_momentum=0.9,  # flax's convention: torch's BatchNorm momentum 0.1
         activation="relu"))  # relu | elu | gelu | silu (jaxgan.models.layers.ACTIVATIONS)
-    c.model.d = ml_collections.ConfigDict(dict(ch=96, attention=(64,), init_style="ortho", activation="relu"))
+    c.model.d = ml_collections.ConfigDict(dict(ch=96, attention=(64,), init_style="ortho", activation="relu",
+                                               **D_HEAD))
 
     c.reg = ml_collections.ConfigDict()
     c.reg.ortho = 0.0  # BigGAN orthogonal regularisation strength (paper: 1e-4)
@@ -50,6 +57,15 @@ def get_config() -> ml_collections.ConfigDict:
     c.reg.zcr_radius = 0.0  # zCR's z perturbation: z + radius * N(0, I) (radius 0.05)
     c.reg.zcr_d_weight = 0.0  # zCR in D: D(G(z)) against D(G(z + eps)) (d_lambda 20)
     c.reg.zcr_g_weight = 0.0  # zCR in G: minus G(z) against G(z + eps) (g_lambda 0.5)
+
+    # The weights of the classifier heads' losses (model.d.cond_head 'ac', '2c'
+    # or 'd2dce', aux_head 'tac' or 'adc'), with StudioGAN's names and values.
+    c.cond_loss = ml_collections.ConfigDict()
+    c.cond_loss.weight = 1.0  # the head's loss, in D (reals) and G (fakes) (cond_lambda; ReACGAN 0.5)
+    c.cond_loss.tac_d_weight = 1.0  # TAC's twin head fitted to fakes in D (tac_dis_lambda)
+    c.cond_loss.tac_g_weight = 1.0  # minus the twin head's loss in G (tac_gen_lambda)
+    c.cond_loss.temperature = 1.0  # 2C and D2D-CE (temperature; ReACGAN 0.5)
+    c.cond_loss.margin = 0.98  # D2D-CE's positive margin (m_p)
 
     c.train.num_d_steps = 1
     c.train.grad_accum_steps = 8  # 2048 = 8 x 256, as BigGAN-PyTorch's bs256x8 script
@@ -85,7 +101,7 @@ def biggan_deep(resolution: int) -> ml_collections.ConfigDict:
         blocks_per_stage=2, channel_ratio=4,
         to_rgb_features=config_dict.placeholder(int)))  # unset: as many as the last stage, as both references
     c.model.d = ml_collections.ConfigDict(dict(ch=128, attention=(64,), init_style="ortho", activation="relu",
-                                               blocks_per_stage=2, channel_ratio=4))
+                                               blocks_per_stage=2, channel_ratio=4, **D_HEAD))
     return c
 
 
@@ -122,6 +138,21 @@ def studiogan_cifar10() -> ml_collections.ConfigDict:
     return c
 
 
+def studiogan_classifier_head(cond_head: str, aux_head: str = "", **cond_loss) -> ml_collections.ConfigDict:
+    """`studiogan_cifar10()` with D's projection replaced by a classifier head
+    (StudioGAN's d_cond_mtd 'AC', '2C', 'D2DCE' and aux_cls_type 'TAC', 'ADC'),
+    shared by configs/studiogan_{acgan,tacgan,adcgan,contragan,reacgan}_cifar10.py.
+    2C and D2D-CE use a normalised 512-d embedding (d_embed_dim 512,
+    normalize_d_embed True), as StudioGAN's ContraGAN and ReACGAN configs;
+    `cond_loss` sets config.cond_loss fields."""
+    c = studiogan_cifar10()
+    c.model.d.cond_head, c.model.d.aux_head = cond_head, aux_head
+    if cond_head in ("2c", "d2dce"):
+        c.model.d.embed_dim, c.model.d.normalize_embed = 512, True
+    c.cond_loss.update(cond_loss)
+    return c
+
+
 def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """The `:smoke` variant: base.smoke, and G and D at width 4 and at most 32x32
     (attention at 16 where the config has any). The architecture kind stays."""
@@ -134,6 +165,8 @@ def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.model.resolution = c.data.image_size = min(c.model.resolution, 32)
     attention = (16,) if c.model.g.attention else ()
     c.model.g.attention = c.model.d.attention = attention
+    if "embed_dim" in c.model.d:  # 2C / D2D-CE's embedding
+        c.model.d.embed_dim = min(c.model.d.embed_dim, 16)
     c.train.grad_accum_steps = min(c.train.grad_accum_steps, 2)
     c.ema.start_step = 2
     return c

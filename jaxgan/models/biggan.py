@@ -104,16 +104,82 @@ class BigGANOptions(nn.Module):
         return layers.LayerSettings(sn, self.init_style, self.dtype, self.bn_eps, self.bn_momentum, self.activation)
 
 
-def projection_head(make: layers.LayerSettings, num_classes: int | None, h: Array, y: Array | None,
-                    train: bool) -> Array:
-    """SN-GAN/BigGAN D output: global sum pool of act(h) (ReLU), a linear unconditional
-    score, plus the projection <embed(y), h> when class-conditional. Returns [N]."""
+COND_HEADS = ("projection", "ac", "2c", "d2dce")
+AUX_HEADS = ("", "tac", "adc")
+
+
+class DiscriminatorOptions(BigGANOptions):
+    """The conditioning head of both BigGAN discriminators (StudioGAN's
+    d_cond_mtd and aux_cls_type, off by default):
+
+    - `cond_head`: 'projection' (BigGAN), or a classifier head that replaces
+      it (the adversarial logit then ignores y): 'ac' (AC-GAN: `linear2`, an SN
+      linear to the classes without bias, giving class logits), '2c'
+      (ContraGAN) or 'd2dce' (ReACGAN): `linear2` to an `embed_dim` embedding
+      and `embedding`, the class proxies.
+    - `aux_head`: '' (none), 'tac' (TAC-GAN's twin head `linear_mi`, and
+      `embedding_mi` for 2c / d2dce, a copy of the classifier head that the
+      trainer fits to fakes), or 'adc' (ADC-GAN: the head has 2K classes; y
+      is then 2 * class for reals and 2 * class + 1 for fakes, which the
+      trainer passes).
+    - `normalize_embed`: 2c / d2dce embeddings and proxies on the unit sphere;
+      with 'ac', the pooled features (what StudioGAN's normalize_d_embed does).
+    """
+
+    cond_head: str = "projection"
+    aux_head: str = ""
+    embed_dim: int = 512
+    normalize_embed: bool = False
+
+    def check_head(self) -> None:
+        if self.cond_head not in COND_HEADS:
+            raise ValueError(f"unknown cond_head {self.cond_head!r}; choose one of {COND_HEADS}")
+        if self.aux_head not in AUX_HEADS:
+            raise ValueError(f"unknown aux_head {self.aux_head!r}; choose one of {AUX_HEADS}")
+        if self.cond_head != "projection" and self.num_classes is None:
+            raise ValueError(f"cond_head {self.cond_head!r} classifies classes: it needs num_classes")
+        if self.aux_head and self.cond_head == "projection":
+            raise ValueError(f"aux_head {self.aux_head!r} extends a classifier head (cond_head 'ac', '2c' or "
+                             "'d2dce'), not 'projection'")
+
+
+def _unit(x: Array) -> Array:
+    """torch.nn.functional.normalize(x, dim=1): x / max(|x|, 1e-12)."""
+    return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def discriminator_head(module: DiscriminatorOptions, h: Array, y: Array | None,
+                       train: bool) -> tuple[Array, dict[str, Array]]:
+    """SN-GAN/BigGAN D output: global sum pool of act(h) (ReLU), a linear
+    unconditional score, plus the projection <embed(y), h> when the head is
+    'projection' and D is class-conditional. Returns the logits [N] and the
+    classifier heads' outputs (float32): {'cls'} for 'ac', {'embed', 'proxy'}
+    for '2c' / 'd2dce', with 'mi_'-prefixed twins for 'tac'; {} for projection."""
+    module.check_head()
+    make = module.make
     h = jnp.sum(make.act(h), axis=(1, 2)).astype(jnp.float32)
     out = make.dense(1, name="linear")(h, train)[:, 0].astype(jnp.float32)
-    if num_classes is not None:
-        embed = make.embed(num_classes, h.shape[-1], name="embed")(y, train)
-        out = out + jnp.sum(embed.astype(jnp.float32) * h, axis=-1)
-    return out
+    heads = {}
+    if module.num_classes is None:
+        return out, heads
+    if module.cond_head == "projection":
+        embed = make.embed(module.num_classes, h.shape[-1], name="embed")(y, train)
+        return out + jnp.sum(embed.astype(jnp.float32) * h, axis=-1), heads
+    classes = module.num_classes * (2 if module.aux_head == "adc" else 1)
+    f32 = lambda t: t.astype(jnp.float32)
+    if module.cond_head == "ac":
+        h = _unit(h) if module.normalize_embed else h
+        heads["cls"] = f32(make.dense(classes, use_bias=False, name="linear2")(h, train))
+        if module.aux_head == "tac":
+            heads["mi_cls"] = f32(make.dense(classes, use_bias=False, name="linear_mi")(h, train))
+        return out, heads
+    norm = _unit if module.normalize_embed else (lambda t: t)
+    heads["embed"] = norm(f32(make.dense(module.embed_dim, name="linear2")(h, train)))
+    heads["proxy"] = norm(f32(make.embed(classes, module.embed_dim, name="embedding")(y, train)))
+    if module.aux_head == "tac":
+        heads["mi_embed"] = norm(f32(make.dense(module.embed_dim, name="linear_mi")(h, train)))
+        heads["mi_proxy"] = norm(f32(make.embed(classes, module.embed_dim, name="embedding_mi")(y, train)))
+    return out, heads
 
 
 def block_norm(make: layers.LayerSettings, kind: str, num_classes: int | None, name: str):
@@ -244,8 +310,9 @@ class DiscriminatorBlock(nn.Module):
         return h + x
 
 
-class BigGANDiscriminator(BigGANOptions):
-    """BigGAN D with the projection head. Defaults: BigGAN 128 (ch 96, attention at 64).
+class BigGANDiscriminator(DiscriminatorOptions):
+    """BigGAN D with the projection head (or a classifier head, see
+    DiscriminatorOptions). Defaults: BigGAN 128 (ch 96, attention at 64).
 
     Attention goes after each block whose output has that resolution; it is
     named `attention{i}` after block i. (For 32x32
@@ -256,7 +323,9 @@ class BigGANDiscriminator(BigGANOptions):
     ch: int = 96
 
     @nn.compact
-    def __call__(self, x: Array, y: Array | None = None, train: bool = False) -> Array:
+    def __call__(self, x: Array, y: Array | None = None, train: bool = False,
+                 heads: bool = False) -> Array | tuple[Array, dict[str, Array]]:
+        """Logits [N]; with `heads`, (logits, the classifier heads' outputs)."""
         check_discriminator_input(self, x, y, D_OUT)
         make = self.make
         h = x.astype(self.dtype)
@@ -266,4 +335,5 @@ class BigGANDiscriminator(BigGANOptions):
             resolution //= 2 if down else 1
             if resolution in self.attention:
                 h = make.attention(name=f"attention{i}")(h, train)
-        return projection_head(make, self.num_classes, h, y, train)
+        out, head_outputs = discriminator_head(self, h, y, train)
+        return (out, head_outputs) if heads else out

@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.models import layers
-from jaxgan.models.biggan import (BOTTOM_WIDTH, BigGANOptions, check_discriminator_input, check_labels,
-                                  g_channels, projection_head)
+from jaxgan.models.biggan import (BOTTOM_WIDTH, BigGANOptions, DiscriminatorOptions, check_discriminator_input,
+                                  check_labels, discriminator_head, g_channels)
 
 Array = jax.Array
 
@@ -149,7 +149,7 @@ class DeepDiscriminatorBlock(nn.Module):
         return h + x
 
 
-class BigGANDeepDiscriminator(BigGANOptions):
+class BigGANDeepDiscriminator(DiscriminatorOptions):
     """BigGAN-deep D. Defaults: 128x128, ch 128, attention at 64.
 
     Attention goes after the stage whose output has that resolution, named
@@ -162,7 +162,9 @@ class BigGANDeepDiscriminator(BigGANOptions):
     channel_ratio: int = 4
 
     @nn.compact
-    def __call__(self, x: Array, y: Array | None = None, train: bool = False) -> Array:
+    def __call__(self, x: Array, y: Array | None = None, train: bool = False,
+                 heads: bool = False) -> Array | tuple[Array, dict[str, Array]]:
+        """Logits [N]; with `heads`, (logits, the classifier heads' outputs)."""
         check_discriminator_input(self, x, y, DEEP_D_STAGES)
         make = self.make
         stages = DEEP_D_STAGES[self.resolution]
@@ -177,4 +179,5 @@ class BigGANDeepDiscriminator(BigGANOptions):
             resolution //= 2 if down else 1
             if resolution in self.attention:
                 h = make.attention(name=f"attention{index - 1}")(h, train)
-        return projection_head(make, self.num_classes, h, y, train)
+        out, head_outputs = discriminator_head(self, h, y, train)
+        return (out, head_outputs) if heads else out

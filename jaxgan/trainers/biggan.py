@@ -18,6 +18,13 @@ BigGAN-PyTorch's `train_fns.GAN_training_function`:
   CR (reals) and bCR (reals and fakes) against D on flipped and translated
   copies of the un-augmented images; zCR against D on G(z + eps) in the D
   step and, negated, against the images G(z + eps) in the G step;
+- a classifier head of D (config.model.d.cond_head 'ac', '2c' or 'd2dce',
+  aux_head 'tac' or 'adc') adds its loss, weighted by config.cond_loss, as
+  StudioGAN's worker: on reals in the D step and on fakes in the G step; TAC's
+  twin head is fitted to fakes in D and its loss subtracted in G (the paper:
+  StudioGAN never trains it); ADC's fakes are classes 2y + 1 in D, and G adds
+  the loss at 2y minus the loss at 2y + 1; CR, bCR and zCR then compare the
+  head's outputs too;
 - with a mesh, the z and classes a step draws are constrained to the batch
   sharding: without it XLA computes the whole G batch on every device.
 Losses are float32 whatever the compute dtype.
@@ -169,6 +176,11 @@ class BigGANTrainer:
                                 "over the %d devices: the generator's batch is not sharded", self.micro_batch,
                                 mesh.devices.size)
         check_regularizers(config.reg)
+        try:
+            self.D.check_head()
+        except ValueError as e:
+            raise ValueError(f"config.model.d: {e}") from None
+        self.head, self.aux_head = self.D.cond_head, self.D.aux_head
         self.g_tx = make_optimizer(config.optim.g, t.num_steps)
         self.d_tx = make_optimizer(config.optim.d, t.num_steps)
         self.d_loss, self.g_loss = losses.get_losses(config.loss)
@@ -223,6 +235,30 @@ class BigGANTrainer:
         """One key per micro-batch of an update (grad_accum_steps of them)."""
         return jax.random.split(key, self.config.train.grad_accum_steps)
 
+    def _cond_loss(self, heads: dict[str, Array], labels: Array, prefix: str = "") -> Array:
+        """The classifier head's loss on D's head outputs for `labels` ('mi_'
+        prefix: TAC's twin head)."""
+        c = self.config.cond_loss
+        if self.head == "ac":
+            return losses.class_cross_entropy(heads[prefix + "cls"], labels)
+        embed, proxy = heads[prefix + "embed"], heads[prefix + "proxy"]
+        if self.head == "2c":
+            return losses.conditional_contrastive(embed, proxy, labels, c.temperature)
+        return losses.data_to_data_cross_entropy(embed, proxy, labels, c.temperature, c.margin)
+
+    def _head_labels(self, y: Array | None, fake: bool) -> Array | None:
+        """The labels D's head reads: ADC's 2y (reals) and 2y + 1 (fakes), else y."""
+        if self.aux_head != "adc":
+            return y
+        return 2 * y + 1 if fake else 2 * y
+
+    def _consistency(self, a: tuple[Array, dict], b: tuple[Array, dict]) -> Array:
+        """CR's term between two D outputs (logits, heads): the logits' and, with
+        a classifier head, its class logits' or embeddings' (StudioGAN)."""
+        term = losses.consistency(a[0], b[0])
+        key = {"ac": "cls", "2c": "embed", "d2dce": "embed"}.get(self.head)
+        return term if key is None else term + losses.consistency(a[1][key], b[1][key])
+
     def _perturbed(self, z: Array, key: Array) -> Array:
         """zCR's z + radius * eps, eps ~ N(0, I), sharded as z."""
         return self._shard(z + self.config.reg.zcr_radius * jax.random.normal(key, z.shape, z.dtype))
@@ -250,22 +286,38 @@ class BigGANTrainer:
                 fake_eps, g_aux = self.G.apply({"params": g_params, **g_aux}, self._perturbed(z, k_zcr), y_fake,
                                                train=True, mutable=list(g_aux))
                 fake_eps = jax.lax.stop_gradient(fake_eps)
-            y_both = None if y_real is None else jnp.concatenate([y_fake, y_real])
+            y_fake_d, y_real_d = self._head_labels(y_fake, fake=True), self._head_labels(y_real, fake=False)
+            y_both = None if y_real is None else jnp.concatenate([y_fake_d, y_real_d])
 
             def loss_fn(params):
                 aux = d_aux
 
                 def d_train(images, y):  # a train-mode D call (SN power iteration), as each torch forward
                     nonlocal aux
-                    logits, aux = self.D.apply({"params": params, **aux}, images, y, train=True, mutable=list(aux))
-                    return logits
+                    out, aux = self.D.apply({"params": params, **aux}, images, y, train=True, heads=True,
+                                            mutable=list(aux))
+                    return out  # (logits, heads)
+
+                def split_heads(out):  # the (fake, real) halves of a D output on [fake, real]
+                    halves = [jnp.split(t, 2) for t in (out[0], *out[1].values())]
+                    return [(h[0], dict(zip(out[1], h[1:]))) for h in zip(*halves)]
 
                 both = augment.diffaugment(jnp.concatenate([fake, x]), k_aug, reg.diffaugment)
-                d_fake, d_real = jnp.split(d_train(both, y_both), 2)
+                out_fake, out_real = split_heads(d_train(both, y_both))
+                d_fake, d_real = out_fake[0], out_real[0]
                 loss_real, loss_fake = self.d_loss(d_real, d_fake)
                 loss = loss_real + loss_fake
                 metrics = {"d_loss_real": loss_real, "d_loss_fake": loss_fake,
                            "d_real": jnp.mean(d_real), "d_fake": jnp.mean(d_fake)}
+                if self.head != "projection":
+                    term = self._cond_loss(out_real[1], y_real_d)
+                    loss, metrics["cond_real"] = loss + cfg.cond_loss.weight * term, term
+                    if self.aux_head == "tac":
+                        term = self._cond_loss(out_fake[1], y_fake_d, prefix="mi_")
+                        loss, metrics["tac_d"] = loss + cfg.cond_loss.tac_d_weight * term, term
+                    if self.aux_head == "adc":
+                        term = self._cond_loss(out_fake[1], y_fake_d)
+                        loss, metrics["cond_fake"] = loss + cfg.cond_loss.weight * term, term
                 new_lecam = lecam
                 if reg.lecam_weight:
                     new_lecam = lecam_anchors(lecam, d_real, d_fake, state.step, reg.lecam_decay,
@@ -274,17 +326,17 @@ class BigGANTrainer:
                     term = jnp.where(state.step > reg.lecam_start_step, term, 0.0)
                     loss, metrics["lecam"] = loss + reg.lecam_weight * term, term
                 if reg.cr_weight:
-                    term = losses.consistency(d_real, d_train(augment.cr_augment(x, k_cr), y_real))
+                    term = self._consistency(out_real, d_train(augment.cr_augment(x, k_cr), y_real_d))
                     loss, metrics["cr"] = loss + reg.cr_weight * term, term
                 if reg.bcr_real_weight or reg.bcr_fake_weight:
                     both_cr = jnp.concatenate([augment.cr_augment(fake, k_bcr),
                                                augment.cr_augment(x, jax.random.fold_in(k_bcr, 1))])
-                    fake_cr, real_cr = jnp.split(d_train(both_cr, y_both), 2)
-                    real_term, fake_term = losses.consistency(d_real, real_cr), losses.consistency(d_fake, fake_cr)
+                    fake_cr, real_cr = split_heads(d_train(both_cr, y_both))
+                    real_term, fake_term = self._consistency(out_real, real_cr), self._consistency(out_fake, fake_cr)
                     loss = loss + reg.bcr_real_weight * real_term + reg.bcr_fake_weight * fake_term
                     metrics["bcr_real"], metrics["bcr_fake"] = real_term, fake_term
                 if reg.zcr_d_weight:
-                    term = losses.consistency(d_fake, d_train(fake_eps, y_fake))
+                    term = self._consistency(out_fake, d_train(fake_eps, y_fake_d))
                     loss, metrics["zcr_d"] = loss + reg.zcr_d_weight * term, term
                 d_eval = lambda t, y: self.D.apply({"params": params, **aux}, t, y)
                 if reg.gp_weight:
@@ -320,11 +372,24 @@ class BigGANTrainer:
 
             def loss_fn(params):
                 fake, new_g_aux = self.G.apply({"params": params, **g_aux}, z, y, train=True, mutable=list(g_aux))
-                logits, new_d_aux = self.D.apply({"params": d_params, **d_aux},
-                                                 augment.diffaugment(fake, k_aug, reg.diffaugment), y, train=True,
-                                                 mutable=list(d_aux))
+                fake_aug = augment.diffaugment(fake, k_aug, reg.diffaugment)
+                (logits, heads), new_d_aux = self.D.apply({"params": d_params, **d_aux}, fake_aug,
+                                                          self._head_labels(y, fake=False), train=True, heads=True,
+                                                          mutable=list(d_aux))
                 metrics = {"g_loss": self.g_loss(logits)}
                 loss = metrics["g_loss"]
+                if self.head != "projection":
+                    metrics["cond_fake"] = self._cond_loss(heads, self._head_labels(y, fake=False))
+                    loss = loss + cfg.cond_loss.weight * metrics["cond_fake"]
+                    if self.aux_head == "tac":  # G pushes the twin head's loss up
+                        metrics["tac_g"] = self._cond_loss(heads, y, prefix="mi_")
+                        loss = loss - cfg.cond_loss.tac_g_weight * metrics["tac_g"]
+                    if self.aux_head == "adc":  # D run again, as StudioGAN, with the fake classes 2y + 1
+                        (_, heads), new_d_aux = self.D.apply({"params": d_params, **new_d_aux}, fake_aug,
+                                                             self._head_labels(y, fake=True), train=True,
+                                                             heads=True, mutable=list(d_aux))
+                        metrics["adc_g"] = self._cond_loss(heads, self._head_labels(y, fake=True))
+                        loss = loss - cfg.cond_loss.weight * metrics["adc_g"]
                 if reg.zcr_g_weight:
                     fake_eps, new_g_aux = self.G.apply({"params": params, **new_g_aux}, self._perturbed(z, k_zcr), y,
                                                        train=True, mutable=list(g_aux))
@@ -367,8 +432,10 @@ class BigGANTrainer:
         t = self.config.train
         if t.num_d_steps > 1 or t.grad_accum_steps > 1:
             return self._g_update(state, key)
+        classifier = self.head != "projection"
         names = ("g_loss",) + ("ortho_reg",) * bool(self.config.reg.ortho) \
-            + ("zcr_g",) * bool(self.config.reg.zcr_g_weight)  # _g_update's metrics
+            + ("zcr_g",) * bool(self.config.reg.zcr_g_weight) + ("cond_fake",) * classifier \
+            + ("tac_g",) * (self.aux_head == "tac") + ("adc_g",) * (self.aux_head == "adc")  # _g_update's metrics
         unreachable = lambda state, key: (state, {name: jnp.zeros((), jnp.float32) for name in names})
         after_d = lambda state, key: jax.lax.cond(state.step >= 0, self._g_update, unreachable, state, key)
         return jax.lax.platform_dependent(state, key, cpu=after_d, default=self._g_update)
