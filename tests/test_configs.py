@@ -60,7 +60,8 @@ def test_every_config_and_variant_loads_locked(name, variant):
     if variant == "smoke":
         # The WGAN-GP reference's networks keep their built-in 64x64 and 28x28.
         assert config.train.num_steps <= 4 and config.data.image_size <= (32 if config.trainer == "biggan" else 64)
-        assert config.data.source in ("synthetic", "mnist5k", "oracle")  # oracle: synthetic token sequences
+        # oracle: synthetic token sequences; single_image: a photo inside scikit-image's wheel
+        assert config.data.source in ("synthetic", "mnist5k", "oracle", "single_image")
     # Without `:variant`, as `--config configs/NAME.py`, it is the full run.
     if not variant:
         assert configs.load(path(name).rstrip(":")).to_dict() == config.to_dict()

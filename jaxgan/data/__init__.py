@@ -72,7 +72,10 @@ config given to `build_input` may leave them out):
   samples of an oracle LSTM with N(0, 1) parameters, or the lines of a text
   file (jaxgan.data.sequences reads `vocab_size`, `seq_len`,
   `num_sequences`, `oracle_seed`, `oracle_emb_dim`, `oracle_hidden_dim`,
-  `text_file`, `level`, `max_vocab`, `held_out_fraction`). 'synthetic' gives noise with random attribute labels when the
+  `text_file`, `level`, `max_vocab`, `held_out_fraction`).
+- 'single_image': the one training image of SinGAN / ConSinGAN, `image` (a
+  file, or a scikit-image sample such as 'astronaut'; jaxgan.data.single_image),
+  repeated in every batch (the single-image trainers draw no batches). 'synthetic' gives noise with random attribute labels when the
   config declares `attributes`, random domain indices with `domains`.
 Shared fields: `image_size`, `channels` [3; 1 or 3], `num_classes` [0:
 unconditional, labels are 0], `center_crop` [True: square crop of the short side
@@ -170,9 +173,13 @@ def build_input(data_config: Any, *, batch_size: int, seed: int, process_index: 
         from jaxgan.data import mnist5k
 
         return mnist5k.build(data_config, **kwargs)
+    if source == "single_image":
+        from jaxgan.data import single_image
+
+        return single_image.build(data_config, **kwargs)
     raise ValueError(f"unknown data source {source!r} (config.data.source); known: 'synthetic', 'tfds', "
                      "'folder', 'mnist5k', 'aligned', 'edges2digits', 'digit_canvas', 'pix2pixhd', 'thick_digits', "
-                     "'unaligned', 'stroke_digits', 'celeba_attrs', 'domain_folders', 'oracle', 'text'")
+                     "'unaligned', 'stroke_digits', 'celeba_attrs', 'domain_folders', 'oracle', 'text', 'single_image'")
 
 
 def with_defaults(data_config: Any, **source_defaults: Any) -> ml_collections.ConfigDict:

@@ -1,0 +1,449 @@
+"""Trainer of SinGAN (`trainer = "singan"`; Shaham et al. 2019), as its
+reference trains (github.com/tamarott/SinGAN, SinGAN/training.py).
+
+The image (config.data.image) is resized so its longer side is at most
+max_size and made into a pyramid, coarsest shorter side min_size
+(jaxgan.imresize: the reference's resize and uint8 round trips, bit for bit).
+Each scale n has its own G and D (jaxgan.models.singan, nfc = min(32 *
+2^floor(n / 4), 128)); scales train one after the other, one phase each,
+`iters_per_scale` loop steps per phase. A loop step is one reference
+iteration, jitted whole (no Python loop over its D and G steps):
+
+- noise: N(0, 1) of the scale's size (at the coarsest scale one channel
+  copied to the three), zero-padded by num_layer for G's unpadded convs;
+- `d_steps` D updates, each on a fresh fake: `prev` is a random sample of
+  the scales below (draw_concat 'rand': their Gs with BatchNorm's running
+  statistics, each output resized by 1 / scale_factor and cropped), G's input
+  noise_amp * noise + prev; D minimises -D(real) + D(fake) + gp_weight * the
+  gradient penalty, whose norm is taken per pixel over the channels
+  (gradients.norm(2, dim=1)) at one uniform interpolation weight, as the
+  reference computes it;
+- `g_steps` G updates: the adversarial gradient is the one of -D(fake) at the
+  last D step's fake, the same in every G step (the reference back-propagates
+  that step's retained graph again); the reconstruction term alpha *
+  MSE(G(noise_amp * z_opt + z_prev, z_prev), real) is recomputed each time;
+- BatchNorm runs on batch statistics in training and updates its running
+  statistics as torch (G's: by each D step's fake and each reconstruction);
+  samples use the running statistics (the reference's G.eval()).
+
+Fixed noise: at the coarsest scale the reference draws z_opt anew every
+iteration and keeps the last; above it z_opt is zero. noise_amp: 1 at the
+coarsest scale, above it noise_amp * RMSE(real, the reconstruction of the
+scales below), computed at the scale's first iteration. A scale whose widths
+equal the previous scale's starts from its weights (G and D, running
+statistics included); optimizers are fresh Adam per scale, lr x gamma from
+iteration decay_at - 1 (the reference steps its MultiStepLR before the
+updates).
+
+State: {step, rng, g, d, g_opt, d_opt (one entry per scale), noise_amp [S],
+z_opt (the coarsest scale's padded fixed noise)}; every scale's networks exist
+from the start, so a checkpoint restores into one fixed structure and a
+resumed run continues in its scale at its iteration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxgan import imresize
+from jaxgan.data.single_image import read_image
+from jaxgan.models.singan import SinGANDiscriminator, SinGANGenerator, input_padding, scale_width
+from jaxgan.state import count_params, step_key
+from jaxgan.trainers import check_sample_format, define_flag, define_image_sample_flags, write_image_samples
+from jaxgan.trainers.protocol import Phase
+
+Array = jax.Array
+
+
+@flax.struct.dataclass
+class SinGANState:
+    step: Array
+    rng: Array
+    g: Any  # per scale: {'params', 'batch_stats'}
+    d: Any
+    g_opt: Any  # per scale: optax.scale_by_adam's state
+    d_opt: Any
+    noise_amp: Array  # [num_scales]
+    z_opt: Array  # [1, H0 + 2p, W0 + 2p, 3]: the coarsest scale's reconstruction noise, padded
+
+
+def build_pyramid(config: Any) -> tuple[list[np.ndarray], imresize.SinGANScales]:
+    """The training image's pyramid (coarsest first, each [1, H, W, 3] in
+    [-1, 1]) and its scales, as the reference's adjust_scales2image and
+    creat_reals_pyramid compute them."""
+    m = config.model
+    image = imresize.singan_from_uint8(read_image(config.data.image))
+    real, scales = imresize.singan_adjust_scales2image(image, min_size=m.min_size, max_size=m.max_size,
+                                                       scale_factor_init=m.scale_factor)
+    reals = imresize.singan_reals_pyramid(real, scales.scale_factor, scales.stop_scale)
+    return [r[None] for r in reals], scales
+
+
+def _pad(x: Array, p: int) -> Array:
+    return jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+
+
+def resize_bilinear_align_corners(x: Array, shape: tuple[int, int]) -> Array:
+    """torch's interpolate(mode='bilinear', align_corners=True) of NHWC x to
+    (H, W) (SinGAN's functions.upsampling)."""
+    for axis, out in zip((1, 2), shape):
+        n = x.shape[axis]
+        pos = np.arange(out) * ((n - 1) / (out - 1) if out > 1 else 0.0)
+        lo = np.clip(np.floor(pos).astype(np.int32), 0, n - 1)
+        hi = np.minimum(lo + 1, n - 1)
+        w = jnp.asarray(pos - lo, jnp.float32).reshape([-1 if a == axis else 1 for a in range(4)])
+        x = jnp.take(x, lo, axis=axis) * (1 - w) + jnp.take(x, hi, axis=axis) * w
+    return x
+
+
+def _adam(config: Any) -> optax.GradientTransformation:
+    o = config.optim
+    return optax.scale_by_adam(b1=o.b1, b2=o.b2, eps=o.eps)
+
+
+class SinGANTrainer:
+    grid_name = "samples"
+    grid_columns = None
+    grid_text = None
+    best_metric = None
+
+    def __init__(self, config: Any, mesh: Any = None):
+        self.config = config
+        m = config.model
+        self.reals, self.scales = build_pyramid(config)
+        self.shapes = [r.shape[1:3] for r in self.reals]
+        self.num_scales = len(self.reals)
+        self.widths = [scale_width(n, m.nfc, m.max_nfc) for n in range(self.num_scales)]
+        self.min_widths = [scale_width(n, m.min_nfc, m.max_nfc) for n in range(self.num_scales)]
+        self.Gs = [SinGANGenerator(w, mw, m.num_layer, 3, m.kernel_size) for w, mw in zip(self.widths, self.min_widths)]
+        self.Ds = [SinGANDiscriminator(w, mw, m.num_layer, m.kernel_size) for w, mw in zip(self.widths, self.min_widths)]
+        self.pad = input_padding(m.num_layer, m.kernel_size)
+        self.iters = int(config.train.iters_per_scale)
+        if self.iters < 1:
+            raise ValueError(f"config.train.iters_per_scale must be >= 1, got {self.iters}")
+        for name in ("d_steps", "g_steps"):
+            if config.train[name] < 1:
+                raise ValueError(f"config.train.{name} must be >= 1, got {config.train[name]}")
+        self.adam = _adam(config)
+
+    # --------------------------------------------------------------- state
+    def _padded(self, n: int) -> tuple[int, int, int, int]:
+        h, w = self.shapes[n]
+        return (1, h + 2 * self.pad, w + 2 * self.pad, 3)
+
+    def init_state(self, key: Array) -> SinGANState:
+        g, d, g_opt, d_opt = [], [], [], []
+        for n in range(self.num_scales):
+            kg, kd = jax.random.split(jax.random.fold_in(key, n))
+            x = jnp.zeros(self._padded(n), jnp.float32)
+            gv = self.Gs[n].init(kg, x, x)
+            dv = self.Ds[n].init(kd, self.reals[n])
+            g.append(dict(gv))
+            d.append(dict(dv))
+            g_opt.append(self.adam.init(gv["params"]))
+            d_opt.append(self.adam.init(dv["params"]))
+        return SinGANState(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(key), g=g, d=d, g_opt=g_opt,
+                           d_opt=d_opt, noise_amp=jnp.zeros((self.num_scales,), jnp.float32),
+                           z_opt=jnp.zeros(self._padded(0), jnp.float32))
+
+    def param_counts(self, state: SinGANState) -> dict[str, int]:
+        return {"g": sum(count_params(v["params"]) for v in state.g),
+                "d": sum(count_params(v["params"]) for v in state.d)}
+
+    def check_data(self, data: Any) -> None:
+        pass  # the trainer reads config.data.image itself
+
+    def phases(self) -> list[Phase]:
+        reals = lambda abstract=False: [jax.ShapeDtypeStruct(r.shape, r.dtype) for r in self.reals] \
+            if abstract else list(self.reals)
+        return [Phase(f"scale{n}", self.iters, (lambda n: lambda s, b, c: self.train_step(n, s, c))(n),
+                      batch_keys=(), constants=reals) for n in range(self.num_scales)]
+
+    # ------------------------------------------------------------ the noise
+    def noise(self, key: Array, n: int, num: int = 1, shape: tuple[int, int] | None = None) -> Array:
+        """N(0, 1) for scale n's G, padded; one channel copied to three at the
+        coarsest scale (the reference's nc_z 3 above it)."""
+        h, w = shape or self.shapes[n]
+        z = jax.random.normal(key, (num, h, w, 1 if n == 0 else 3), jnp.float32)
+        return _pad(jnp.broadcast_to(z, (num, h, w, 3)), self.pad)
+
+    def _g_eval(self, state: SinGANState, n: int, noise: Array, prev: Array) -> Array:
+        return self.Gs[n].apply(state.g[n], noise, prev, train=False)
+
+    def _upsample(self, x: Array, n: int) -> Array:
+        """Scale n's image to scale n + 1: resized by 1 / scale_factor with the
+        reference's uint8 round trip, cropped to the next scale's shape."""
+        h, w = self.shapes[n + 1]
+        return imresize.imresize_like_singan(x, 1 / self.scales.scale_factor)[:, :h, :w]
+
+    def draw_concat(self, state: SinGANState, n: int, key: Array | None, num: int = 1) -> Array:
+        """The reference's draw_concat for scale n: scale n's `prev` (unpadded)
+        from the trained scales below, random ('rand', key given) or the
+        reconstruction ('rec', key None: z_opt at the coarsest, zeros above)."""
+        g_z = jnp.zeros((num, *self.shapes[0], 3), jnp.float32)
+        for i in range(n):
+            prev = _pad(g_z, self.pad)
+            if key is None:
+                z = state.z_opt if i == 0 else jnp.zeros_like(prev)
+            else:
+                z = self.noise(jax.random.fold_in(key, i), i, num)
+            g_z = self._upsample(self._g_eval(state, i, state.noise_amp[i] * z + prev, prev), i)
+        return g_z
+
+    # ------------------------------------------------------------- training
+    def _lr(self, lr: float, it: Array) -> Array:
+        o = self.config.optim
+        return jnp.where(it + 1 >= o.decay_at, lr * o.gamma, lr)
+
+    def _gradient_penalty(self, d_params: Any, d_stats: Any, n: int, real: Array, fake: Array, key: Array):
+        """gp_weight * mean over pixels of (|grad D(interp)|_channels - 1)^2,
+        interp = a real + (1 - a) fake with one a ~ U[0, 1); D in train mode
+        (its running statistics updated by this call, as the reference's)."""
+        a = jax.random.uniform(key, ())
+        interp = a * real + (1 - a) * fake
+
+        def d_sum(x):
+            out, new = self.Ds[n].apply({"params": d_params, "batch_stats": d_stats}, x, train=True,
+                                        mutable=["batch_stats"])
+            return jnp.sum(out), new["batch_stats"]
+
+        grads, d_stats = jax.grad(d_sum, has_aux=True)(interp)
+        norms = jnp.sqrt(jnp.sum(jnp.square(grads), axis=-1))
+        return self.config.loss.gp_weight * jnp.mean(jnp.square(norms - 1)), d_stats
+
+    def train_step(self, n: int, state: SinGANState, reals: list[Array]) -> tuple[SinGANState, dict[str, Array]]:
+        """One reference iteration at scale n (see the module docstring)."""
+        cfg = self.config
+        real = reals[n]
+        it = state.step - n * self.iters  # the iteration within the scale, from 0
+        key_noise, key_z, key_d, key_gp = jax.random.split(step_key(state), 4)
+        g_vars, d_vars = state.g[n], state.d[n]
+        if n > 0 and (self.widths[n], self.min_widths[n]) == (self.widths[n - 1], self.min_widths[n - 1]):
+            first = it == 0
+            take = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(first, b, a), new, old)
+            g_vars, d_vars = take(g_vars, state.g[n - 1]), take(d_vars, state.d[n - 1])
+
+        noise = self.noise(key_noise, n)
+        z_opt = state.z_opt
+        noise_amp = state.noise_amp
+        if n == 0:
+            z_opt = self.noise(key_z, 0)  # drawn anew every iteration, the last one kept
+            amp = jnp.float32(1.0)
+            z_prev = jnp.zeros_like(noise)
+            rec_noise = z_opt
+        else:
+            rec = self.draw_concat(state, n, None)
+            amp = jnp.where(it == 0, cfg.loss.noise_amp * jnp.sqrt(jnp.mean(jnp.square(real - rec))),
+                            noise_amp[n])
+            z_prev = _pad(rec, self.pad)
+            rec_noise = z_prev  # amp * 0 + z_prev: z_opt is zero above the coarsest scale
+        noise_amp = noise_amp.at[n].set(amp)
+        state = state.replace(noise_amp=noise_amp)
+
+        G, D = self.Gs[n], self.Ds[n]
+        lr_d, lr_g = self._lr(cfg.optim.lr_d, it), self._lr(cfg.optim.lr_g, it)
+
+        def d_update(carry, keys):
+            g_stats, d_vars, d_opt = carry
+            key_prev, key_gp = keys
+            prev = jnp.zeros_like(noise) if n == 0 else _pad(self.draw_concat(state, n, key_prev), self.pad)
+            g_in = noise if n == 0 else amp * noise + prev
+            fake, g_new = G.apply({"params": g_vars["params"], "batch_stats": g_stats}, g_in, prev, train=True,
+                                  mutable=["batch_stats"])
+
+            def loss_fn(d_params):
+                stats = d_vars["batch_stats"]
+                out_real, new = D.apply({"params": d_params, "batch_stats": stats}, real, train=True,
+                                        mutable=["batch_stats"])
+                out_fake, new = D.apply({"params": d_params, "batch_stats": new["batch_stats"]}, fake, train=True,
+                                        mutable=["batch_stats"])
+                gp, stats = self._gradient_penalty(d_params, new["batch_stats"], n, real, fake, key_gp)
+                d_real, d_fake = jnp.mean(out_real), jnp.mean(out_fake)
+                return -d_real + d_fake + gp, (stats, dict(d_real=d_real, d_fake=d_fake, gp=gp))
+
+            (loss, (stats, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_vars["params"])
+            updates, d_opt = self.adam.update(grads, d_opt)
+            params = jax.tree_util.tree_map(lambda p, u: p - lr_d * u, d_vars["params"], updates)
+            return (g_new["batch_stats"], {"params": params, "batch_stats": stats}, d_opt), \
+                (dict(metrics, d_loss=loss), g_in, prev)
+
+        d_keys = jax.random.split(key_d, cfg.train.d_steps), jax.random.split(key_gp, cfg.train.d_steps)
+        (g_stats, d_vars, d_opt), (d_metrics, g_ins, prevs) = jax.lax.scan(
+            d_update, (g_vars["batch_stats"], d_vars, state.d_opt[n]), d_keys)
+
+        # The adversarial gradient at the last D step's fake (G's parameters
+        # have not moved since), reused by every G step.
+        def adv_loss(g_params):
+            fake, _ = G.apply({"params": g_params, "batch_stats": g_stats}, g_ins[-1], prevs[-1], train=True,
+                              mutable=["batch_stats"])
+            out, _ = D.apply(d_vars, fake, train=True, mutable=["batch_stats"])
+            return -jnp.mean(out)
+
+        g_adv, adv_grads = jax.value_and_grad(adv_loss)(g_vars["params"])
+
+        def g_update(carry, _):
+            g_params, g_stats, g_opt = carry
+
+            def rec_loss(p):
+                out, new = G.apply({"params": p, "batch_stats": g_stats}, amp * rec_noise if n == 0 else rec_noise,
+                                   z_prev, train=True, mutable=["batch_stats"])
+                return cfg.loss.alpha * jnp.mean(jnp.square(out - real)), new["batch_stats"]
+
+            (rec, g_stats), grads = jax.value_and_grad(rec_loss, has_aux=True)(g_params)
+            grads = jax.tree_util.tree_map(jnp.add, adv_grads, grads)
+            updates, g_opt = self.adam.update(grads, g_opt)
+            g_params = jax.tree_util.tree_map(lambda p, u: p - lr_g * u, g_params, updates)
+            return (g_params, g_stats, g_opt), rec
+
+        (g_params, g_stats, g_opt), recs = jax.lax.scan(
+            g_update, (g_vars["params"], g_stats, state.g_opt[n]), None, length=cfg.train.g_steps)
+
+        def put(items, value):
+            return [value if i == n else x for i, x in enumerate(items)]
+
+        state = state.replace(
+            step=state.step + 1, z_opt=z_opt,
+            g=put(state.g, {"params": g_params, "batch_stats": g_stats}), d=put(state.d, d_vars),
+            g_opt=put(state.g_opt, g_opt), d_opt=put(state.d_opt, d_opt))
+        metrics = {k: v[-1] for k, v in d_metrics.items()}
+        metrics.update(g_adv=g_adv, rec=recs[-1], noise_amp=amp, scale=jnp.float32(n))
+        return state, metrics
+
+    # ------------------------------------------------------------- sampling
+    def current_scale(self, state: SinGANState) -> Array:
+        """The scale the state trains (or trained last)."""
+        return jnp.minimum(jnp.maximum(state.step - 1, 0) // self.iters, self.num_scales - 1)
+
+    def sample_shapes(self, scale_v: float = 1.0, scale_h: float = 1.0) -> list[tuple[int, int]]:
+        """(H, W) of each scale's output for samples scale_v x scale_h the
+        training image's size (SinGAN_generate: round(scale * size))."""
+        return [(round(scale_v * h), round(scale_h * w)) for h, w in self.shapes]
+
+    def generate(self, state: SinGANState, key: Array | None, num: int = 1, *, scale_v: float = 1.0,
+                 scale_h: float = 1.0, start_scale: int = 0, upto: Array | int | None = None) -> Array:
+        """The reference's SinGAN_generate: `num` random samples [num, H, W, 3]
+        in [-1, 1] at scale_v x scale_h the finest scale's size. Scales below
+        `start_scale` use the reconstruction noise (z_opt at the coarsest,
+        zeros above: their output is the training image's reconstruction);
+        key None draws nothing (the reconstruction). Scales above `upto` (a
+        traced int allowed: the grid of a run in progress) only upsample the
+        one below. G uses BatchNorm's running statistics."""
+        upto = self.num_scales - 1 if upto is None else upto
+        shapes = self.sample_shapes(scale_v, scale_h)
+        if start_scale > 0 and (scale_v, scale_h) != (1.0, 1.0):
+            raise ValueError("samples of another size start at scale 0 (the reconstruction noise has the "
+                             "training image's size)")
+        g_z = jnp.zeros((num, *shapes[0], 3), jnp.float32)
+        for i, shape in enumerate(shapes):
+            if i > 0:
+                g_z = imresize.imresize_like_singan(g_z, 1 / self.scales.scale_factor)[:, :shape[0], :shape[1]]
+                if g_z.shape[1:3] != shape:  # the resize came out short: stretched as the reference does
+                    g_z = resize_bilinear_align_corners(g_z, shape)
+            prev = _pad(g_z, self.pad)
+            if key is None or i < start_scale:
+                z = jnp.broadcast_to(state.z_opt, (num, *state.z_opt.shape[1:])) if i == 0 else jnp.zeros_like(prev)
+            else:
+                z = self.noise(jax.random.fold_in(key, i), i, num, shape)
+            out = self._g_eval(state, i, state.noise_amp[i] * z + prev, prev)
+            g_z = jnp.where(i <= upto, out, g_z)
+        return jnp.clip(g_z, -1, 1)
+
+    def grid_inputs(self, key: Array, num: int) -> Array:
+        return jax.random.key_data(jax.random.split(key, num))
+
+    def sample_grid(self, state: SinGANState, keys: Array) -> Array:
+        """The reconstruction, then random samples, of the scales trained so
+        far, at the finest scale's size."""
+        upto = self.current_scale(state)
+        rec = self.generate(state, None, 1, upto=upto)
+        rand = self.generate(state, jax.random.wrap_key_data(keys[0]), keys.shape[0] - 1, upto=upto)
+        return jnp.concatenate([rec, rand])
+
+    def evaluator(self, workdir: str, mesh: Any):
+        """Scores of config.eval.num_samples random samples against the
+        training image (the finest scale): the patch SWD
+        (jaxgan.eval.patch_swd) and its blurred (sigma 1) and shifted (4 px)
+        baselines, the reconstruction's PSNR, the diversity of the SinGAN
+        paper (per-pixel std over the samples, averaged, over the image's
+        std) and the PSNR of the sample closest to the image (memorisation:
+        high means a sample copies the image)."""
+        from jaxgan.eval import patch_swd
+
+        real = self.reals[-1]
+        baselines = {"patch_swd_blurred": patch_swd.blurred_baseline(real[0]).mean,
+                     "patch_swd_shifted": patch_swd.shifted_baseline(real[0]).mean}
+        generate = jax.jit(self.generate, static_argnums=2)
+        cfg = self.config.eval
+
+        def evaluate(state: SinGANState) -> dict[str, float]:
+            key = jax.random.fold_in(jax.random.key(self.config.seed), 3)
+            samples = np.concatenate([np.asarray(generate(state, jax.random.fold_in(key, i),
+                                                          min(cfg.batch_size, cfg.num_samples - i)))
+                                      for i in range(0, cfg.num_samples, cfg.batch_size)])
+            rec = np.asarray(generate(state, None, 1))
+            mse = np.mean(np.square(samples - real), axis=(1, 2, 3))
+            return {"patch_swd": patch_swd.patch_swd(samples, real[0]).mean, **baselines,
+                    "rec_psnr": psnr(rec, real),
+                    "diversity": float(np.mean(np.std(samples, axis=0)) / np.std(real)),
+                    "closest_sample_psnr": float(10 * np.log10(4 / max(np.min(mse), 1e-12)))}
+
+        return evaluate
+
+    # ------------------------------------------------------- --mode sample
+    @classmethod
+    def define_sample_flags(cls) -> None:
+        define_image_sample_flags()
+        define_flag("integer", "gen_start_scale", 0, "--mode sample (SinGAN): scales below it reproduce the "
+                    "training image (its reconstruction noise), random from it up.")
+        define_flag("float", "scale_v", 1.0, "--mode sample (SinGAN): samples this many times the image's height.")
+        define_flag("float", "scale_h", 1.0, "--mode sample (SinGAN): samples this many times the image's width.")
+
+    @classmethod
+    def sample_options(cls, flag_values: Any) -> dict[str, Any]:
+        return dict(num=flag_values.num_samples, sample_format=flag_values.sample_format,
+                    batch_size=flag_values.batch_size, seed=flag_values.seed, step=flag_values.step,
+                    start_scale=flag_values.gen_start_scale, scale_v=flag_values.scale_v,
+                    scale_h=flag_values.scale_h)
+
+    @classmethod
+    def write_samples(cls, config: Any, workdir: str, num: int | None = None, *, sample_format: str = "grid",
+                      batch_size: int | None = None, seed: int | None = None, step: int | None = None,
+                      start_scale: int = 0, scale_v: float = 1.0, scale_h: float = 1.0) -> str:
+        """`--mode sample`: random samples of a checkpoint (the reference's
+        random_samples / random_samples_arbitrary_sizes) as a PNG grid, PNGs
+        or an .npz; `start_scale` (gen_start_scale), `scale_v`, `scale_h` as
+        SinGAN_generate."""
+        import functools
+
+        from jaxgan import pictures, train
+
+        check_sample_format(sample_format)
+        trainer, _, state = train.restore_latest(config, workdir, step)
+        if not 0 <= start_scale < trainer.num_scales:
+            raise ValueError(f"gen_start_scale must be in [0, {trainer.num_scales - 1}] (the pyramid's scales), "
+                             f"got {start_scale}")
+        if not (scale_v > 0 and scale_h > 0):
+            raise ValueError(f"scale_v and scale_h must be > 0, got {scale_v}, {scale_h}")
+        num = num or (config.samples.num if sample_format == "grid" else config.eval.num_samples)
+        batch_size = batch_size or config.eval.batch_size
+        key = jax.random.fold_in(jax.random.key(config.seed if seed is None else seed), 2)
+        generate = jax.jit(functools.partial(trainer.generate, scale_v=scale_v, scale_h=scale_h,
+                                             start_scale=start_scale), static_argnums=2)
+        images = np.concatenate([pictures.to_uint8(generate(state, jax.random.fold_in(key, i),
+                                                            min(batch_size, num - i)))
+                                 for i in range(0, num, batch_size)])
+        name = "sample" if (start_scale, scale_v, scale_h) == (0, 1.0, 1.0) else \
+            f"sample_start{start_scale}_v{scale_v:g}_h{scale_h:g}"
+        return write_image_samples(config, workdir, int(state.step), images, sample_format, name)
+
+
+def psnr(images: Any, reference: Any) -> float:
+    """PSNR in dB of [-1, 1] images against the reference (peak-to-peak 2)."""
+    mse = float(np.mean(np.square(np.asarray(images, np.float64) - np.asarray(reference, np.float64))))
+    return float(10 * np.log10(4 / max(mse, 1e-12)))
