@@ -14,7 +14,8 @@ from jaxgan import imresize
 from jaxgan.configs import loader
 from jaxgan.models.singan import SinGANDiscriminator, SinGANGenerator
 from jaxgan.state import count_params, step_key
-from jaxgan.trainers.singan import SinGANTrainer, _pad
+from jaxgan.trainers.single_image import pad as _pad
+from jaxgan.trainers.singan import SinGANTrainer
 
 tnn = torch.nn
 

@@ -25,6 +25,7 @@ _REGISTRY: dict[str, str | type] = {
     "pix2pix": "jaxgan.trainers.pix2pix:Pix2PixTrainer",
     "pix2pixhd": "jaxgan.trainers.pix2pixhd:Pix2PixHDTrainer",
     "seqgan": "jaxgan.trainers.seqgan:SeqGANTrainer",
+    "consingan": "jaxgan.trainers.consingan:ConSinGANTrainer",
     "singan": "jaxgan.trainers.singan:SinGANTrainer",
     "stargan": "jaxgan.trainers.stargan:StarGANTrainer",
 }

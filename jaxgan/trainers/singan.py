@@ -55,8 +55,8 @@ from jaxgan import imresize
 from jaxgan.data.single_image import read_image
 from jaxgan.models.singan import SinGANDiscriminator, SinGANGenerator, input_padding, scale_width
 from jaxgan.state import count_params, step_key
-from jaxgan.trainers import check_sample_format, define_flag, define_image_sample_flags, write_image_samples
 from jaxgan.trainers.protocol import Phase
+from jaxgan.trainers.single_image import SingleImageTrainer, gradient_penalty, pad, resize_bilinear_align_corners
 
 Array = jax.Array
 
@@ -85,34 +85,12 @@ def build_pyramid(config: Any) -> tuple[list[np.ndarray], imresize.SinGANScales]
     return [r[None] for r in reals], scales
 
 
-def _pad(x: Array, p: int) -> Array:
-    return jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-
-
-def resize_bilinear_align_corners(x: Array, shape: tuple[int, int]) -> Array:
-    """torch's interpolate(mode='bilinear', align_corners=True) of NHWC x to
-    (H, W) (SinGAN's functions.upsampling)."""
-    for axis, out in zip((1, 2), shape):
-        n = x.shape[axis]
-        pos = np.arange(out) * ((n - 1) / (out - 1) if out > 1 else 0.0)
-        lo = np.clip(np.floor(pos).astype(np.int32), 0, n - 1)
-        hi = np.minimum(lo + 1, n - 1)
-        w = jnp.asarray(pos - lo, jnp.float32).reshape([-1 if a == axis else 1 for a in range(4)])
-        x = jnp.take(x, lo, axis=axis) * (1 - w) + jnp.take(x, hi, axis=axis) * w
-    return x
-
-
 def _adam(config: Any) -> optax.GradientTransformation:
     o = config.optim
     return optax.scale_by_adam(b1=o.b1, b2=o.b2, eps=o.eps)
 
 
-class SinGANTrainer:
-    grid_name = "samples"
-    grid_columns = None
-    grid_text = None
-    best_metric = None
-
+class SinGANTrainer(SingleImageTrainer):
     def __init__(self, config: Any, mesh: Any = None):
         self.config = config
         m = config.model
@@ -171,7 +149,7 @@ class SinGANTrainer:
         coarsest scale (the reference's nc_z 3 above it)."""
         h, w = shape or self.shapes[n]
         z = jax.random.normal(key, (num, h, w, 1 if n == 0 else 3), jnp.float32)
-        return _pad(jnp.broadcast_to(z, (num, h, w, 3)), self.pad)
+        return pad(jnp.broadcast_to(z, (num, h, w, 3)), self.pad)
 
     def _g_eval(self, state: SinGANState, n: int, noise: Array, prev: Array) -> Array:
         return self.Gs[n].apply(state.g[n], noise, prev, train=False)
@@ -188,7 +166,7 @@ class SinGANTrainer:
         reconstruction ('rec', key None: z_opt at the coarsest, zeros above)."""
         g_z = jnp.zeros((num, *self.shapes[0], 3), jnp.float32)
         for i in range(n):
-            prev = _pad(g_z, self.pad)
+            prev = pad(g_z, self.pad)
             if key is None:
                 z = state.z_opt if i == 0 else jnp.zeros_like(prev)
             else:
@@ -200,22 +178,6 @@ class SinGANTrainer:
     def _lr(self, lr: float, it: Array) -> Array:
         o = self.config.optim
         return jnp.where(it + 1 >= o.decay_at, lr * o.gamma, lr)
-
-    def _gradient_penalty(self, d_params: Any, d_stats: Any, n: int, real: Array, fake: Array, key: Array):
-        """gp_weight * mean over pixels of (|grad D(interp)|_channels - 1)^2,
-        interp = a real + (1 - a) fake with one a ~ U[0, 1); D in train mode
-        (its running statistics updated by this call, as the reference's)."""
-        a = jax.random.uniform(key, ())
-        interp = a * real + (1 - a) * fake
-
-        def d_sum(x):
-            out, new = self.Ds[n].apply({"params": d_params, "batch_stats": d_stats}, x, train=True,
-                                        mutable=["batch_stats"])
-            return jnp.sum(out), new["batch_stats"]
-
-        grads, d_stats = jax.grad(d_sum, has_aux=True)(interp)
-        norms = jnp.sqrt(jnp.sum(jnp.square(grads), axis=-1))
-        return self.config.loss.gp_weight * jnp.mean(jnp.square(norms - 1)), d_stats
 
     def train_step(self, n: int, state: SinGANState, reals: list[Array]) -> tuple[SinGANState, dict[str, Array]]:
         """One reference iteration at scale n (see the module docstring)."""
@@ -241,7 +203,7 @@ class SinGANTrainer:
             rec = self.draw_concat(state, n, None)
             amp = jnp.where(it == 0, cfg.loss.noise_amp * jnp.sqrt(jnp.mean(jnp.square(real - rec))),
                             noise_amp[n])
-            z_prev = _pad(rec, self.pad)
+            z_prev = pad(rec, self.pad)
             rec_noise = z_prev  # amp * 0 + z_prev: z_opt is zero above the coarsest scale
         noise_amp = noise_amp.at[n].set(amp)
         state = state.replace(noise_amp=noise_amp)
@@ -252,7 +214,7 @@ class SinGANTrainer:
         def d_update(carry, keys):
             g_stats, d_vars, d_opt = carry
             key_prev, key_gp = keys
-            prev = jnp.zeros_like(noise) if n == 0 else _pad(self.draw_concat(state, n, key_prev), self.pad)
+            prev = jnp.zeros_like(noise) if n == 0 else pad(self.draw_concat(state, n, key_prev), self.pad)
             g_in = noise if n == 0 else amp * noise + prev
             fake, g_new = G.apply({"params": g_vars["params"], "batch_stats": g_stats}, g_in, prev, train=True,
                                   mutable=["batch_stats"])
@@ -263,7 +225,12 @@ class SinGANTrainer:
                                         mutable=["batch_stats"])
                 out_fake, new = D.apply({"params": d_params, "batch_stats": new["batch_stats"]}, fake, train=True,
                                         mutable=["batch_stats"])
-                gp, stats = self._gradient_penalty(d_params, new["batch_stats"], n, real, fake, key_gp)
+                # D in train mode: its running statistics move with this call too, as the reference's
+                critic = lambda x: D.apply({"params": d_params, "batch_stats": new["batch_stats"]}, x, train=True,
+                                           mutable=["batch_stats"])
+                gp, stats = gradient_penalty(critic, real, fake, jax.random.uniform(key_gp, ()),
+                                             self.config.loss.gp_weight)
+                stats = stats["batch_stats"]
                 d_real, d_fake = jnp.mean(out_real), jnp.mean(out_fake)
                 return -d_real + d_fake + gp, (stats, dict(d_real=d_real, d_fake=d_fake, gp=gp))
 
@@ -345,7 +312,7 @@ class SinGANTrainer:
                 g_z = imresize.imresize_like_singan(g_z, 1 / self.scales.scale_factor)[:, :shape[0], :shape[1]]
                 if g_z.shape[1:3] != shape:  # the resize came out short: stretched as the reference does
                     g_z = resize_bilinear_align_corners(g_z, shape)
-            prev = _pad(g_z, self.pad)
+            prev = pad(g_z, self.pad)
             if key is None or i < start_scale:
                 z = jnp.broadcast_to(state.z_opt, (num, *state.z_opt.shape[1:])) if i == 0 else jnp.zeros_like(prev)
             else:
@@ -365,85 +332,3 @@ class SinGANTrainer:
         rand = self.generate(state, jax.random.wrap_key_data(keys[0]), keys.shape[0] - 1, upto=upto)
         return jnp.concatenate([rec, rand])
 
-    def evaluator(self, workdir: str, mesh: Any):
-        """Scores of config.eval.num_samples random samples against the
-        training image (the finest scale): the patch SWD
-        (jaxgan.eval.patch_swd) and its blurred (sigma 1) and shifted (4 px)
-        baselines, the reconstruction's PSNR, the diversity of the SinGAN
-        paper (per-pixel std over the samples, averaged, over the image's
-        std) and the PSNR of the sample closest to the image (memorisation:
-        high means a sample copies the image)."""
-        from jaxgan.eval import patch_swd
-
-        real = self.reals[-1]
-        baselines = {"patch_swd_blurred": patch_swd.blurred_baseline(real[0]).mean,
-                     "patch_swd_shifted": patch_swd.shifted_baseline(real[0]).mean}
-        generate = jax.jit(self.generate, static_argnums=2)
-        cfg = self.config.eval
-
-        def evaluate(state: SinGANState) -> dict[str, float]:
-            key = jax.random.fold_in(jax.random.key(self.config.seed), 3)
-            samples = np.concatenate([np.asarray(generate(state, jax.random.fold_in(key, i),
-                                                          min(cfg.batch_size, cfg.num_samples - i)))
-                                      for i in range(0, cfg.num_samples, cfg.batch_size)])
-            rec = np.asarray(generate(state, None, 1))
-            mse = np.mean(np.square(samples - real), axis=(1, 2, 3))
-            return {"patch_swd": patch_swd.patch_swd(samples, real[0]).mean, **baselines,
-                    "rec_psnr": psnr(rec, real),
-                    "diversity": float(np.mean(np.std(samples, axis=0)) / np.std(real)),
-                    "closest_sample_psnr": float(10 * np.log10(4 / max(np.min(mse), 1e-12)))}
-
-        return evaluate
-
-    # ------------------------------------------------------- --mode sample
-    @classmethod
-    def define_sample_flags(cls) -> None:
-        define_image_sample_flags()
-        define_flag("integer", "gen_start_scale", 0, "--mode sample (SinGAN): scales below it reproduce the "
-                    "training image (its reconstruction noise), random from it up.")
-        define_flag("float", "scale_v", 1.0, "--mode sample (SinGAN): samples this many times the image's height.")
-        define_flag("float", "scale_h", 1.0, "--mode sample (SinGAN): samples this many times the image's width.")
-
-    @classmethod
-    def sample_options(cls, flag_values: Any) -> dict[str, Any]:
-        return dict(num=flag_values.num_samples, sample_format=flag_values.sample_format,
-                    batch_size=flag_values.batch_size, seed=flag_values.seed, step=flag_values.step,
-                    start_scale=flag_values.gen_start_scale, scale_v=flag_values.scale_v,
-                    scale_h=flag_values.scale_h)
-
-    @classmethod
-    def write_samples(cls, config: Any, workdir: str, num: int | None = None, *, sample_format: str = "grid",
-                      batch_size: int | None = None, seed: int | None = None, step: int | None = None,
-                      start_scale: int = 0, scale_v: float = 1.0, scale_h: float = 1.0) -> str:
-        """`--mode sample`: random samples of a checkpoint (the reference's
-        random_samples / random_samples_arbitrary_sizes) as a PNG grid, PNGs
-        or an .npz; `start_scale` (gen_start_scale), `scale_v`, `scale_h` as
-        SinGAN_generate."""
-        import functools
-
-        from jaxgan import pictures, train
-
-        check_sample_format(sample_format)
-        trainer, _, state = train.restore_latest(config, workdir, step)
-        if not 0 <= start_scale < trainer.num_scales:
-            raise ValueError(f"gen_start_scale must be in [0, {trainer.num_scales - 1}] (the pyramid's scales), "
-                             f"got {start_scale}")
-        if not (scale_v > 0 and scale_h > 0):
-            raise ValueError(f"scale_v and scale_h must be > 0, got {scale_v}, {scale_h}")
-        num = num or (config.samples.num if sample_format == "grid" else config.eval.num_samples)
-        batch_size = batch_size or config.eval.batch_size
-        key = jax.random.fold_in(jax.random.key(config.seed if seed is None else seed), 2)
-        generate = jax.jit(functools.partial(trainer.generate, scale_v=scale_v, scale_h=scale_h,
-                                             start_scale=start_scale), static_argnums=2)
-        images = np.concatenate([pictures.to_uint8(generate(state, jax.random.fold_in(key, i),
-                                                            min(batch_size, num - i)))
-                                 for i in range(0, num, batch_size)])
-        name = "sample" if (start_scale, scale_v, scale_h) == (0, 1.0, 1.0) else \
-            f"sample_start{start_scale}_v{scale_v:g}_h{scale_h:g}"
-        return write_image_samples(config, workdir, int(state.step), images, sample_format, name)
-
-
-def psnr(images: Any, reference: Any) -> float:
-    """PSNR in dB of [-1, 1] images against the reference (peak-to-peak 2)."""
-    mse = float(np.mean(np.square(np.asarray(images, np.float64) - np.asarray(reference, np.float64))))
-    return float(10 * np.log10(4 / max(mse, 1e-12)))

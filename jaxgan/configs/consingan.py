@@ -1,0 +1,73 @@
+"""Defaults of ConSinGAN (`trainer = "consingan"`: jaxgan.trainers.consingan),
+on top of jaxgan.configs.base: the reference's unconditional generation
+(github.com/tohinz/ConSinGAN, ConSinGAN/config.py, main_train.py) unless a
+comment says otherwise.
+
+`train.iters_per_stage` steps per stage, one phase per stage
+(`train.num_steps` is not read); `train.batch_size` is not read either (one
+image): it only has to divide the number of devices.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from jaxgan.configs import base
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = base.base_config(trainer="consingan")
+    c.data.source = "single_image"
+    c.data.image = "astronaut"  # a file, or a scikit-image sample (jaxgan.data.single_image)
+    c.data.num_classes = 0
+    c.data.image_size = 0  # not read: the pyramid keeps the image's aspect ratio
+
+    c.model = ml_collections.ConfigDict(dict(
+        arch="consingan",
+        nfc=64, num_layer=3, kernel_size=3,
+        activation="lrelu", lrelu_alpha=0.05,  # lrelu | elu | prelu | selu
+        batch_norm=False,  # the reference's harmonization / editing models only
+        train_stages=6,  # pyramid levels = generator stages
+        train_depth=3,  # stages trained together
+        lr_scale=0.1,  # learning rate x lr_scale per stage below the newest
+        min_size=25, max_size=250))
+
+    c.train.num_steps = 0  # not read: train_stages x iters_per_stage
+    c.train.batch_size = 1  # not read (see the module docstring)
+    c.train.iters_per_stage = 2000  # niter
+    c.train.d_steps = 3  # Dsteps
+    c.train.g_steps = 3  # Gsteps: Adam steps with one gradient
+
+    # Adam for G and D, new at each stage; lr x gamma from decay_at x
+    # iters_per_stage on (MultiStepLR([0.8 niter], 0.1)).
+    c.optim = ml_collections.ConfigDict(dict(lr_g=5e-4, lr_d=5e-4, b1=0.5, b2=0.999, eps=1e-8,
+                                             decay_at=0.8, gamma=0.1))
+    c.loss = ml_collections.ConfigDict(dict(
+        gp_weight=0.1,  # lambda_grad
+        alpha=10.0,  # reconstruction weight
+        noise_amp=0.1))  # noise amplitude = noise_amp x the RMSE of the stage's first reconstruction
+
+    c.eval.every_steps = 0
+    c.eval.num_samples = 16
+    c.eval.batch_size = 16
+    c.ckpt.every_steps = 500
+    c.log.every_steps = 100
+    c.samples.every_steps = 500
+    c.samples.num = 16
+    return c
+
+
+def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """Three stages of one step on a 40-pixel scikit-image photo, narrow networks."""
+    base.smoke(c)
+    c.data.source = "single_image"
+    c.data.image = "coffee"
+    c.model.nfc = 8
+    c.model.train_stages = 3
+    c.model.train_depth = 2
+    c.model.max_size = 40
+    c.train.iters_per_stage = 1
+    c.train.num_steps = 3
+    c.samples.num = 4
+    c.eval.num_samples = c.eval.batch_size = 4
+    return c

@@ -1,0 +1,290 @@
+"""Trainer of ConSinGAN (`trainer = "consingan"`; Hinz et al. 2021), as its
+reference trains unconditional generation (github.com/tohinz/ConSinGAN,
+ConSinGAN/training_generation.py, train_mode 'generation').
+
+One generator grows a stage per pyramid level (jaxgan.models.consingan); the
+last `train_depth` stages train together, lower ones at learning rates scaled
+by lr_scale per stage. The pyramid has `train_stages` levels, more of them
+near the finest resolution (jaxgan.imresize.consingan_reals_pyramid). One
+phase per stage, `iters_per_stage` loop steps each; a loop step is one
+reference iteration, jitted whole:
+
+- noise for every stage: N(0, 1), 3 channels at the coarsest level, nfc
+  channels at the later ones (drawn at their size + 2 num_layer);
+- `d_steps` D updates on the same fake (G does not move in between):
+  -D(real) + D(fake) + gp_weight * the per-pixel gradient penalty at a fresh
+  interpolation weight each;
+- one G gradient of -D(fake) + alpha * MSE(G(fixed noise), real), applied
+  `g_steps` times by Adam (the reference calls optimizerG.step() Gsteps times
+  after one backward), with per-stage learning rates
+  (jaxgan.models.consingan.lr_multipliers; frozen stages get no gradient);
+- learning rates x gamma from iteration 0.8 iters_per_stage on (MultiStepLR
+  stepped after the updates).
+
+At a stage's first iteration, as the reference does between stages: the new
+body stage starts as a copy of the one below (init_next_stage), both Adam
+states restart, the stage's fixed noise is drawn (the coarsest stage's is the
+coarsest real image itself), and its noise amplitude is noise_amp x the RMSE
+of the reconstruction with the new stage's amplitude at 0 (1 at stage 0). D
+carries on across stages (the reference reloads it).
+
+State: {step, rng, g (every stage's parameters from the start; a stage not
+reached yet is overwritten when it starts), d, g_opt, d_opt, noise_amp
+[stages], fixed_noise (one array per stage)}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxgan import imresize
+from jaxgan.data.single_image import read_image
+from jaxgan.models import init_noise
+from jaxgan.models.consingan import (ConSinGANDiscriminator, ConSinGANGenerator, lr_multipliers, noise_shapes,
+                                     sample_noise)
+from jaxgan.state import count_params, step_key
+from jaxgan.trainers.protocol import Phase
+from jaxgan.trainers.single_image import SingleImageTrainer, gradient_penalty
+
+Array = jax.Array
+
+
+@flax.struct.dataclass
+class ConSinGANState:
+    step: Array
+    rng: Array
+    g: Any  # {'params': head, body_0 .. body_{S-1}, tail_0}
+    d: Any
+    g_opt: Any  # optax.scale_by_adam's state over all of G's parameters
+    d_opt: Any
+    noise_amp: Array  # [stages]
+    fixed_noise: Any  # per stage: the reconstruction's noise
+
+
+def build_pyramid(config: Any) -> tuple[list[np.ndarray], imresize.ConSinGANScales]:
+    """The pyramid (coarsest first, each [1, H, W, 3] in [-1, 1]) and its
+    scales, as the reference's adjust_scales2image and create_reals_pyramid."""
+    m = config.model
+    image = imresize.singan_from_uint8(read_image(config.data.image))
+    real, scales = imresize.consingan_adjust_scales2image(image, train_stages=m.train_stages, min_size=m.min_size,
+                                                          max_size=m.max_size)
+    reals = imresize.consingan_reals_pyramid(real, scales.scale_factor, scales.stop_scale)
+    return [np.asarray(r, np.float32)[None] for r in reals], scales
+
+
+class ConSinGANTrainer(SingleImageTrainer):
+
+    def __init__(self, config: Any, mesh: Any = None):
+        self.config = config
+        m = config.model
+        if m.train_depth < 1:
+            raise ValueError(f"config.model.train_depth must be >= 1, got {m.train_depth}")
+        self.reals, self.scales = build_pyramid(config)
+        self.shapes = [tuple(r.shape[1:3]) for r in self.reals]
+        self.num_scales = len(self.reals)
+        self.iters = int(config.train.iters_per_stage)
+        if self.iters < 1:
+            raise ValueError(f"config.train.iters_per_stage must be >= 1, got {self.iters}")
+        for name in ("d_steps", "g_steps"):
+            if config.train[name] < 1:
+                raise ValueError(f"config.train.{name} must be >= 1, got {config.train[name]}")
+        kw = dict(nfc=m.nfc, num_layer=m.num_layer, ker_size=m.kernel_size, activation=m.activation,
+                  lrelu_alpha=m.lrelu_alpha, batch_norm=m.batch_norm)
+        self.Gs = [ConSinGANGenerator(num_stages=s + 1, **kw) for s in range(self.num_scales)]
+        self.D = ConSinGANDiscriminator(nfc=m.nfc, num_layer=m.num_layer, ker_size=m.kernel_size,
+                                        activation=m.activation, lrelu_alpha=m.lrelu_alpha)
+        o = config.optim
+        self.adam = optax.scale_by_adam(b1=o.b1, b2=o.b2, eps=o.eps)
+
+    # --------------------------------------------------------------- state
+    def noise_shapes(self, stages: int, num: int = 1, shapes=None) -> list[tuple[int, ...]]:
+        m = self.config.model
+        return noise_shapes(shapes or self.shapes, stages, num, m.nfc, m.num_layer)
+
+    def noise(self, key: Array, stages: int, num: int = 1, shapes=None) -> list[Array]:
+        m = self.config.model
+        return sample_noise(key, shapes or self.shapes, stages, num, m.nfc, m.num_layer)
+
+    def init_state(self, key: Array) -> ConSinGANState:
+        k_g, k_d = jax.random.split(key)
+        noise = [jnp.zeros(s, jnp.float32) for s in self.noise_shapes(self.num_scales)]
+        amp = jnp.ones((self.num_scales,), jnp.float32)
+        g = init_noise.one_draw(lambda k: self.Gs[-1].init(k, noise, self.shapes, amp))(k_g)
+        d = init_noise.one_draw(lambda k: self.D.init(k, jnp.asarray(self.reals[0])))(k_d)
+        return ConSinGANState(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(key), g=dict(g), d=dict(d),
+                              g_opt=self.adam.init(g["params"]), d_opt=self.adam.init(d["params"]),
+                              noise_amp=jnp.zeros((self.num_scales,), jnp.float32), fixed_noise=noise)
+
+    def param_counts(self, state: ConSinGANState) -> dict[str, int]:
+        return {"g": count_params(state.g["params"]), "d": count_params(state.d["params"])}
+
+    def check_data(self, data: Any) -> None:
+        pass  # the trainer reads config.data.image itself
+
+    def phases(self) -> list[Phase]:
+        reals = lambda abstract=False: [jax.ShapeDtypeStruct(r.shape, r.dtype) for r in self.reals] \
+            if abstract else list(self.reals)
+        return [Phase(f"stage{s}", self.iters, (lambda s: lambda st, b, c: self.train_step(s, st, c))(s),
+                      batch_keys=(), constants=reals) for s in range(self.num_scales)]
+
+    # ---------------------------------------------------------- networks
+    def _g_variables(self, g: Any, stages: int) -> dict:
+        """G's variables restricted to its first `stages` stages."""
+        keep = lambda tree: {k: v for k, v in tree.items() if not k.startswith("body_")
+                             or int(k.removeprefix("body_")) < stages}
+        return {c: keep(tree) for c, tree in g.items()}
+
+    def _g_apply(self, g: Any, stages: int, noise: list[Array], noise_amp: Array, shapes=None):
+        """G with `stages` stages, batch statistics in its batch norms (the
+        reference never switches G to eval): (images, new batch_stats or None)."""
+        variables = self._g_variables(g, stages)
+        G = self.Gs[stages - 1]
+        if "batch_stats" in variables:
+            out, new = G.apply(variables, noise[:stages], shapes or self.shapes, noise_amp, train=True,
+                               mutable=["batch_stats"])
+            return out, new["batch_stats"]
+        return G.apply(variables, noise[:stages], shapes or self.shapes, noise_amp, train=True), None
+
+    # ------------------------------------------------------------- training
+    def _lr(self, lr: float, it: Array) -> Array:
+        o = self.config.optim
+        return jnp.where(it >= o.decay_at * self.iters, lr * o.gamma, lr)
+
+    def _start_stage(self, s: int, state: ConSinGANState, reals: list[Array], key: Array) -> ConSinGANState:
+        """What the reference does before stage s's first iteration (module docstring)."""
+        g_params = dict(state.g["params"])
+        g = dict(state.g)
+        if s > 0:
+            g_params[f"body_{s}"] = g_params[f"body_{s - 1}"]
+            if "batch_stats" in g:
+                stats = dict(g["batch_stats"])
+                stats[f"body_{s}"] = stats[f"body_{s - 1}"]
+                g["batch_stats"] = stats
+        g["params"] = g_params
+        fixed = list(state.fixed_noise)
+        if s == 0:
+            fixed[0] = jnp.asarray(reals[0])
+            amp = jnp.float32(1.0)
+        else:
+            shape = self.noise_shapes(s + 1)[s]
+            fixed[s] = jax.random.normal(key, shape, jnp.float32)
+            rec, _ = self._g_apply(g, s + 1, fixed, state.noise_amp.at[s].set(0.0))
+            amp = self.config.loss.noise_amp * jnp.sqrt(jnp.mean(jnp.square(rec - reals[s])))
+        return state.replace(g=g, fixed_noise=fixed, noise_amp=state.noise_amp.at[s].set(amp),
+                             g_opt=self.adam.init(g_params), d_opt=self.adam.init(state.d["params"]))
+
+    def train_step(self, s: int, state: ConSinGANState, reals: list[Array]) -> tuple[ConSinGANState, dict]:
+        """One reference iteration at stage s (see the module docstring)."""
+        cfg = self.config
+        real = reals[s]
+        it = state.step - s * self.iters
+        key_start, key_noise, key_gp = jax.random.split(step_key(state), 3)
+        state = jax.lax.cond(it == 0, lambda st: self._start_stage(s, st, reals, key_start), lambda st: st, state)
+        stages = s + 1
+        noise = self.noise(key_noise, stages)
+        lr_d, lr_g = self._lr(cfg.optim.lr_d, it), self._lr(cfg.optim.lr_g, it)
+
+        # Stages below the trained ones: constants (no weight gradients computed).
+        mult = {("tail_0" if k == "tail" else k): v
+                for k, v in lr_multipliers(stages, cfg.model.train_depth, cfg.model.lr_scale).items()}
+        frozen = {k for k, v in mult.items() if v == 0.0}
+
+        def g_out(g_params, noise_list, stats_in):
+            params = {k: (jax.lax.stop_gradient(v) if k in frozen else v) for k, v in g_params.items()}
+            g = {"params": params} if stats_in is None else {"params": params, "batch_stats": stats_in}
+            return self._g_apply(g, stages, noise_list, state.noise_amp)
+
+        stats0 = state.g.get("batch_stats")
+        fake, _ = g_out(state.g["params"], noise, stats0)
+        D = self.D
+
+        def d_update(carry, key):
+            d_params, d_opt = carry
+
+            def loss_fn(p):
+                critic = lambda x: (D.apply({"params": p}, x), None)
+                d_real, d_fake = jnp.mean(critic(real)[0]), jnp.mean(critic(fake)[0])
+                gp, _ = gradient_penalty(critic, real, fake, jax.random.uniform(key, ()), cfg.loss.gp_weight)
+                return -d_real + d_fake + gp, dict(d_real=d_real, d_fake=d_fake, gp=gp)
+
+            (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_params)
+            updates, d_opt = self.adam.update(grads, d_opt)
+            d_params = jax.tree_util.tree_map(lambda p, u: p - lr_d * u, d_params, updates)
+            return (d_params, d_opt), dict(metrics, d_loss=loss)
+
+        (d_params, d_opt), d_metrics = jax.lax.scan(d_update, (state.d["params"], state.d_opt),
+                                                    jax.random.split(key_gp, cfg.train.d_steps))
+
+        def g_loss(g_params):
+            fake, stats = g_out(g_params, noise, stats0)
+            adv = -jnp.mean(D.apply({"params": d_params}, fake))
+            rec_img, stats = g_out(g_params, state.fixed_noise, stats)
+            rec = cfg.loss.alpha * jnp.mean(jnp.square(rec_img - real))
+            return adv + rec, (adv, rec, stats)
+
+        (_, (g_adv, rec, g_stats)), grads = jax.value_and_grad(g_loss, has_aux=True)(state.g["params"])
+        lrs = {k: lr_g * mult.get(k, 0.0) for k in grads}
+
+        def g_update(carry, _):
+            params, opt = carry
+            updates, opt = self.adam.update(grads, opt)
+            params = {k: jax.tree_util.tree_map(lambda p, u: p - lrs[k] * u, params[k], updates[k]) for k in params}
+            return (params, opt), None
+
+        (g_params, g_opt), _ = jax.lax.scan(g_update, (state.g["params"], state.g_opt), None,
+                                            length=cfg.train.g_steps)
+        g = {"params": g_params} if g_stats is None else {"params": g_params, "batch_stats": g_stats}
+        state = state.replace(step=state.step + 1, g=g, d={"params": d_params}, g_opt=g_opt, d_opt=d_opt)
+        metrics = {k: v[-1] for k, v in d_metrics.items()}
+        metrics.update(g_adv=g_adv, rec=rec, noise_amp=state.noise_amp[s], stage=jnp.float32(s))
+        return state, metrics
+
+    # ------------------------------------------------------------- sampling
+    def current_stage(self, state: ConSinGANState) -> Array:
+        return jnp.minimum(jnp.maximum(state.step - 1, 0) // self.iters, self.num_scales - 1)
+
+    def sample_shapes(self, scale_v: float = 1.0, scale_h: float = 1.0) -> list[tuple[int, int]]:
+        """Each level's (H, W) for samples scale_v x scale_h the image's size
+        (evaluate_model.py: int(scale * size))."""
+        return [(int(h * scale_v), int(w * scale_h)) for h, w in self.shapes]
+
+    def generate(self, state: ConSinGANState, key: Array | None, num: int = 1, *, scale_v: float = 1.0,
+                 scale_h: float = 1.0, start_scale: int = 0, stages: int | None = None) -> Array:
+        """`num` random samples [num, H, W, 3] in [-1, 1] of G with `stages`
+        stages (default all), at scale_v x scale_h the image's size; key None:
+        the reconstruction. Stages below `start_scale` take the fixed noise
+        (the reconstruction's), as SinGAN's gen_start_scale."""
+        stages = stages or self.num_scales
+        shapes = self.sample_shapes(scale_v, scale_h)
+        if (key is None or start_scale > 0) and (scale_v, scale_h) != (1.0, 1.0):
+            raise ValueError("the reconstruction and samples from a start scale have the training image's size")
+        fixed = [jnp.broadcast_to(z, (num, *z.shape[1:])) for z in state.fixed_noise]
+        noise = fixed if key is None else self.noise(key, self.num_scales, num, shapes)
+        noise = [fixed[i] if i < start_scale else z for i, z in enumerate(noise)]
+        out, _ = self._g_apply(state.g, stages, noise, state.noise_amp, shapes)
+        return out
+
+    def grid_inputs(self, key: Array, num: int) -> Array:
+        return jax.random.key_data(key)
+
+    def sample_grid(self, state: ConSinGANState, key_data: Array) -> Array:
+        """The reconstruction, then random samples, of the stages trained so
+        far, resized to the finest level's size (jitted once: one branch per stage)."""
+        num = self.config.samples.num
+        h, w = self.shapes[-1]
+
+        def branch(s):
+            def f(state):
+                imgs = jnp.concatenate([self.generate(state, None, 1, stages=s + 1),
+                                        self.generate(state, jax.random.wrap_key_data(key_data), num - 1,
+                                                      stages=s + 1)])
+                return jax.image.resize(imgs, (num, h, w, 3), "bilinear") if s + 1 < self.num_scales else imgs
+            return f
+
+        return jax.lax.switch(self.current_stage(state), [branch(s) for s in range(self.num_scales)], state)

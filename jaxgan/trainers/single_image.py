@@ -1,0 +1,147 @@
+"""What the single-image GAN trainers (SinGAN, ConSinGAN) share: padding and
+resizing helpers, the WGAN-GP penalty as both references compute it, and the
+evaluation and `--mode sample` of a trained pyramid (`SingleImageTrainer`,
+the base of jaxgan.trainers.singan and jaxgan.trainers.consingan)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan.trainers import check_sample_format, define_flag, define_image_sample_flags, write_image_samples
+
+Array = jax.Array
+
+
+def pad(x: Array, p: int) -> Array:
+    """Zero padding of NHWC images by p pixels on every side (torch's ZeroPad2d(p))."""
+    return jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+
+
+def resize_bilinear_align_corners(x: Array, shape: tuple[int, int]) -> Array:
+    """torch's interpolate(mode='bilinear', align_corners=True) of NHWC x to
+    (H, W) (SinGAN's functions.upsampling)."""
+    for axis, out in zip((1, 2), shape):
+        n = x.shape[axis]
+        pos = np.arange(out) * ((n - 1) / (out - 1) if out > 1 else 0.0)
+        lo = np.clip(np.floor(pos).astype(np.int32), 0, n - 1)
+        hi = np.minimum(lo + 1, n - 1)
+        w = jnp.asarray(pos - lo, jnp.float32).reshape([-1 if a == axis else 1 for a in range(4)])
+        x = jnp.take(x, lo, axis=axis) * (1 - w) + jnp.take(x, hi, axis=axis) * w
+    return x
+
+
+def gradient_penalty(critic: Callable[[Array], tuple[Array, Any]], real: Array, fake: Array, a: Array,
+                     weight: float) -> tuple[Array, Any]:
+    """Both references' calc_gradient_penalty: weight * the mean over pixels
+    of (|grad_x sum D(x)| - 1)^2 at x = a real + (1 - a) fake, one a for the
+    batch, the norm taken per pixel over the channels (gradients.norm(2,
+    dim=1)), not per image. `critic(x) -> (scores, aux)`; returns (penalty, aux)."""
+    interp = a * real + (1 - a) * fake
+
+    def total(x):
+        out, aux = critic(x)
+        return jnp.sum(out), aux
+
+    grads, aux = jax.grad(total, has_aux=True)(interp)
+    norms = jnp.sqrt(jnp.sum(jnp.square(grads), axis=-1))
+    return weight * jnp.mean(jnp.square(norms - 1)), aux
+
+
+def psnr(images: Any, reference: Any) -> float:
+    """PSNR in dB of [-1, 1] images against the reference (peak-to-peak 2)."""
+    mse = float(np.mean(np.square(np.asarray(images, np.float64) - np.asarray(reference, np.float64))))
+    return float(10 * np.log10(4 / max(mse, 1e-12)))
+
+
+class SingleImageTrainer:
+    """Evaluation and `--mode sample` of a single-image GAN. A subclass has
+    `config`, `reals` (the pyramid, coarsest first, each [1, H, W, 3]),
+    `num_scales`, and `generate(state, key, num, *, scale_v, scale_h,
+    start_scale)` -> [num, H, W, 3] in [-1, 1] (key None: the reconstruction)."""
+
+    grid_name = "samples"
+    grid_columns = None
+    grid_text = None
+    best_metric = None
+
+    def evaluator(self, workdir: str, mesh: Any):
+        """Scores of config.eval.num_samples random samples against the
+        training image (the finest scale): the patch SWD
+        (jaxgan.eval.patch_swd) and its blurred (sigma 1) and shifted (4 px)
+        baselines, the reconstruction's PSNR, the diversity of the SinGAN
+        paper (per-pixel std over the samples, averaged, over the image's
+        std) and the PSNR of the sample closest to the image (memorisation:
+        high means a sample copies the image)."""
+        from jaxgan.eval import patch_swd
+
+        real = self.reals[-1]
+        baselines = {"patch_swd_blurred": patch_swd.blurred_baseline(real[0]).mean,
+                     "patch_swd_shifted": patch_swd.shifted_baseline(real[0]).mean}
+        generate = jax.jit(self.generate, static_argnums=2)
+        cfg = self.config.eval
+
+        def evaluate(state) -> dict[str, float]:
+            key = jax.random.fold_in(jax.random.key(self.config.seed), 3)
+            samples = np.concatenate([np.asarray(generate(state, jax.random.fold_in(key, i),
+                                                          min(cfg.batch_size, cfg.num_samples - i)))
+                                      for i in range(0, cfg.num_samples, cfg.batch_size)])
+            rec = np.asarray(generate(state, None, 1))
+            mse = np.mean(np.square(samples - real), axis=(1, 2, 3))
+            return {"patch_swd": patch_swd.patch_swd(samples, real[0]).mean, **baselines,
+                    "rec_psnr": psnr(rec, real),
+                    "diversity": float(np.mean(np.std(samples, axis=0)) / np.std(real)),
+                    "closest_sample_psnr": float(10 * np.log10(4 / max(np.min(mse), 1e-12)))}
+
+        return evaluate
+
+    # ------------------------------------------------------- --mode sample
+    @classmethod
+    def define_sample_flags(cls) -> None:
+        define_image_sample_flags()
+        define_flag("integer", "gen_start_scale", 0, "--mode sample (SinGAN): scales below it reproduce the "
+                    "training image (its reconstruction noise), random from it up.")
+        define_flag("float", "scale_v", 1.0, "--mode sample (SinGAN): samples this many times the image's height.")
+        define_flag("float", "scale_h", 1.0, "--mode sample (SinGAN): samples this many times the image's width.")
+
+    @classmethod
+    def sample_options(cls, flag_values: Any) -> dict[str, Any]:
+        return dict(num=flag_values.num_samples, sample_format=flag_values.sample_format,
+                    batch_size=flag_values.batch_size, seed=flag_values.seed, step=flag_values.step,
+                    start_scale=flag_values.gen_start_scale, scale_v=flag_values.scale_v,
+                    scale_h=flag_values.scale_h)
+
+    @classmethod
+    def write_samples(cls, config: Any, workdir: str, num: int | None = None, *, sample_format: str = "grid",
+                      batch_size: int | None = None, seed: int | None = None, step: int | None = None,
+                      start_scale: int = 0, scale_v: float = 1.0, scale_h: float = 1.0) -> str:
+        """`--mode sample`: random samples of a checkpoint (SinGAN's
+        random_samples / random_samples_arbitrary_sizes, ConSinGAN's
+        evaluate_model) as a PNG grid, PNGs or an .npz; `start_scale`
+        (gen_start_scale), `scale_v` (height) and `scale_h` (width) as the
+        trainer's `generate`."""
+        from jaxgan import pictures, train
+
+        check_sample_format(sample_format)
+        trainer, _, state = train.restore_latest(config, workdir, step)
+        if not 0 <= start_scale < trainer.num_scales:
+            raise ValueError(f"gen_start_scale must be in [0, {trainer.num_scales - 1}] (the pyramid's scales), "
+                             f"got {start_scale}")
+        if not (scale_v > 0 and scale_h > 0):
+            raise ValueError(f"scale_v and scale_h must be > 0, got {scale_v}, {scale_h}")
+        num = num or (config.samples.num if sample_format == "grid" else config.eval.num_samples)
+        batch_size = batch_size or config.eval.batch_size
+        key = jax.random.fold_in(jax.random.key(config.seed if seed is None else seed), 2)
+        generate = jax.jit(functools.partial(trainer.generate, scale_v=scale_v, scale_h=scale_h,
+                                             start_scale=start_scale), static_argnums=2)
+        images = np.concatenate([pictures.to_uint8(generate(state, jax.random.fold_in(key, i),
+                                                            min(batch_size, num - i)))
+                                 for i in range(0, num, batch_size)])
+        name = "sample" if (start_scale, scale_v, scale_h) == (0, 1.0, 1.0) else \
+            f"sample_start{start_scale}_v{scale_v:g}_h{scale_h:g}"
+        return write_image_samples(config, workdir, int(state.step), images, sample_format, name)
+

@@ -1,0 +1,207 @@
+"""ConSinGAN's trainer (jaxgan.trainers.consingan): iterations against a torch
+transcription of the reference's train_single_scale
+(ConSinGAN/training_generation.py) on the networks of
+tests/test_models_consingan.py, the loop's run, resume, samples and scores."""
+
+import json
+import shutil
+
+import jax
+import numpy as np
+import pytest
+import torch
+from test_models_consingan import TorchDiscriminator, TorchGrowingGenerator, _opt
+
+from jaxgan import train
+from jaxgan.configs import loader
+from jaxgan.models.consingan import params_from_torch
+from jaxgan.state import step_key
+from jaxgan.trainers.consingan import ConSinGANTrainer
+
+tnn = torch.nn
+
+
+def smoke_config(*overrides):
+    config = loader.load("configs/consingan.py:smoke", list(overrides))
+    with config.unlocked():
+        config.ckpt.every_steps, config.ckpt.max_to_keep = 1, 5
+    return config
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """The smoke run through the loop (3 stages of one iteration, 2 trained
+    together), checkpointed at every step: (workdir, config, summary, trainer,
+    states at steps 0..3)."""
+    config = smoke_config()
+    workdir = tmp_path_factory.mktemp("consingan") / "run"
+    summary = train.train_and_evaluate(config, str(workdir))
+    trainer = ConSinGANTrainer(config)
+    states = [jax.jit(trainer.init_state)(jax.random.key(config.seed))]
+    states += [train.restore_latest(config, str(workdir), step)[2] for step in range(1, 4)]
+    return workdir, config, summary, trainer, states
+
+
+def test_the_default_pyramid_has_the_references_counts():
+    trainer = ConSinGANTrainer(loader.load("configs/consingan.py", []))
+    assert trainer.num_scales == 6
+    state = jax.eval_shape(trainer.init_state, jax.random.key(0))
+    assert trainer.param_counts(state) == {"g": 668_227, "d": 113_153}
+
+
+def to_torch(params, net):
+    """flax params -> the torch net (the reference's state-dict names)."""
+    sd = {}
+    for path, value in jax.tree_util.tree_leaves_with_path(params):
+        names = [p.key for p in path]
+        names = [n.replace("_", ".") if n.startswith(("body_", "tail_")) else n for n in names]
+        leaf = {"kernel": "weight", "bias": "bias"}[names[-1]]
+        value = np.asarray(value)
+        sd[".".join(names[:-1] + [leaf])] = value.transpose(3, 2, 0, 1) if leaf == "weight" else value
+    net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in sd.items()})
+    return net
+
+
+def assert_adam_close(got, want, max_move, name, atol=2e-5, share=0.15):
+    """Parameters after Adam steps taken on both sides: Adam moves every
+    element by about lr whatever the size of its gradient, so where a gradient
+    is a difference of nearly equal numbers (in the smoke D's tail, the weights
+    of a channel whose activations on the real and the fake nearly agree) float
+    noise decides a good part of the move. All but a few elements (one channel
+    of the smoke D's 8-channel tail is 12.5%) agree to `atol`, those few within
+    the largest possible move."""
+    diff = np.abs(got - want)
+    assert np.mean(diff > atol) <= share, f"{name}: {np.mean(diff > atol):.1%} of elements differ by > {atol}"
+    assert diff.max() <= max_move, f"{name}: {diff.max()} > {max_move}"
+
+
+def nchw(x):
+    return torch.from_numpy(np.asarray(x).transpose(0, 3, 1, 2).copy())
+
+
+def calc_gradient_penalty(netD, real, fake, alpha, weight):
+    interpolates = (alpha * real + (1 - alpha) * fake).detach().requires_grad_(True)
+    out = netD(interpolates)
+    grads = torch.autograd.grad(out, interpolates, torch.ones_like(out), create_graph=True, retain_graph=True)[0]
+    return ((grads.norm(2, dim=1) - 1) ** 2).mean() * weight
+
+
+def reference_iteration(netG, netD, depth, reals, fixed_noise, noise, alphas, noise_amp, lr=5e-4, train_depth=2,
+                        lr_scale=0.1, alpha=10.0, gp_weight=0.1, g_steps=3):
+    """train_single_scale's set-up (parameter groups, noise_amp) and its first
+    iteration; returns noise_amp[depth]."""
+    shapes = [r.shape for r in reals]
+    real = reals[depth]
+    optD = torch.optim.Adam(netD.parameters(), lr=lr, betas=(0.5, 0.999))
+    for block in netG.body[:-train_depth]:
+        for p in block.parameters():
+            p.requires_grad = False
+    groups = [{"params": block.parameters(), "lr": lr * lr_scale ** (len(netG.body[-train_depth:]) - 1 - idx)}
+              for idx, block in enumerate(netG.body[-train_depth:])]
+    if depth - train_depth < 0:
+        groups += [{"params": netG.head.parameters(), "lr": lr * lr_scale ** depth}]
+    else:
+        for p in netG.head.parameters():
+            p.requires_grad = False
+    groups += [{"params": netG.tail.parameters(), "lr": lr}]
+    optG = torch.optim.Adam(groups, lr=lr, betas=(0.5, 0.999))
+    if depth == 0:
+        noise_amp.append(1)
+    else:
+        noise_amp.append(0)
+        rec = netG(fixed_noise, shapes, noise_amp)
+        noise_amp[-1] = 0.1 * torch.sqrt(tnn.functional.mse_loss(rec, real)).detach()
+    for j, a in enumerate(alphas):
+        netD.zero_grad()
+        errD_real = -netD(real).mean()
+        fake = netG(noise, shapes, noise_amp)
+        errD_fake = netD(fake.detach()).mean()
+        gp = calc_gradient_penalty(netD, real, fake, a, gp_weight)
+        (errD_real + errD_fake + gp).backward()
+        optD.step()
+    errG = -netD(fake).mean()
+    rec_loss = alpha * tnn.functional.mse_loss(netG(fixed_noise, shapes, noise_amp), real)
+    netG.zero_grad()
+    (errG + rec_loss).backward()
+    for _ in range(g_steps):
+        optG.step()
+    return float(noise_amp[-1])
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("s", [0, 2])
+def test_an_iteration_equals_the_references(run, s):
+    """Stage 0 (head, body_0 and tail trained) and stage 2 (train depth 2:
+    head and body_0 frozen, body_1 at lr x 0.1): set-up and one iteration."""
+    _, config, _, trainer, states = run
+    before, after = states[s], states[s + 1]
+    nfc = config.model.nfc
+    opt = _opt(nfc=nfc)
+    netG = TorchGrowingGenerator(opt)
+    for _ in range(max(s - 1, 0)):
+        netG.init_next_stage()
+    stages_before = {k: v for k, v in before.g["params"].items()
+                     if not k.startswith("body_") or int(k[5:]) < max(s, 1)}
+    to_torch(stages_before, netG)
+    if s > 0:
+        netG.init_next_stage()
+    netD = to_torch(before.d["params"], TorchDiscriminator(opt))
+
+    key_start, key_noise, key_gp = jax.random.split(step_key(before), 3)
+    fixed = [np.asarray(z) for z in before.fixed_noise[:s]]
+    if s == 0:
+        fixed = [trainer.reals[0]]
+    else:
+        fixed.append(np.asarray(jax.random.normal(key_start, trainer.noise_shapes(s + 1)[s])))
+    noise = [np.asarray(z) for z in trainer.noise(key_noise, s + 1)]
+    alphas = [float(jax.random.uniform(k, ())) for k in jax.random.split(key_gp, config.train.d_steps)]
+    amps = [float(a) for a in before.noise_amp[:s]]
+    reals = [nchw(r) for r in trainer.reals[:s + 1]]
+    amp = reference_iteration(netG, netD, s, reals, [nchw(z) for z in fixed], [nchw(z) for z in noise], alphas,
+                              amps, train_depth=config.model.train_depth)
+
+    np.testing.assert_allclose(float(after.noise_amp[s]), amp, rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(after.fixed_noise[s]), fixed[s])
+    want_g = params_from_torch(netG.state_dict())["params"]
+    got_g = {k: v for k, v in after.g["params"].items() if not k.startswith("body_") or int(k[5:]) <= s}
+    want_d = params_from_torch(netD.state_dict())["params"]
+    for got, want in ((got_g, want_g), (after.d["params"], want_d)):
+        flat = dict(jax.tree_util.tree_leaves_with_path(want))
+        assert len(flat) == len(jax.tree_util.tree_leaves(got))
+        for path, a in jax.tree_util.tree_leaves_with_path(got):
+            assert_adam_close(np.asarray(a), flat[path], max_move=3 * 5e-4, name=jax.tree_util.keystr(path))
+    if s == 2:  # frozen: the head and body_0 did not move
+        for name in ("head", "body_0"):
+            for a, b in zip(jax.tree_util.tree_leaves(before.g["params"][name]),
+                            jax.tree_util.tree_leaves(after.g["params"][name])):
+                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.slow
+def test_a_run_trains_every_stage_and_resumes_in_its_stage(run, tmp_path):
+    workdir, config, summary, _, states = run
+    assert summary["step"] == 3 and summary["step_traces"] == 3  # one compiled step per stage
+    lines = [json.loads(x) for x in (workdir / "metrics.jsonl").read_text().splitlines()]
+    assert [line["stage"] for line in lines] == [0, 1, 2]
+    assert lines[0]["noise_amp"] == 1 and 0 < lines[1]["noise_amp"] < 1
+    assert sorted(p.name for p in (workdir / "samples").glob("*.png")) == ["samples_00000002.png",
+                                                                           "samples_00000003.png"]
+    resumed = tmp_path / "resumed"
+    shutil.copytree(workdir, resumed)
+    shutil.rmtree(resumed / "checkpoints" / "3")
+    summary = train.train_and_evaluate(config, str(resumed))
+    assert summary["step"] == 3 and summary["step_traces"] == 1  # stage 2 only
+    after = train.restore_latest(config, str(resumed))[2]
+    for x, y in zip(jax.tree_util.tree_leaves(states[3]), jax.tree_util.tree_leaves(after), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+@pytest.mark.slow
+def test_samples_of_any_size_and_the_scores(run):
+    workdir, config = str(run[0]), run[1]
+    h, w = run[3].shapes[-1]
+    tall = np.load(train.sample(config, workdir, 2, sample_format="npz", scale_v=2.0))["x"]
+    assert tall.shape == (2, 2 * h, w, 3)
+    assert train.sample(config, workdir, 3).endswith("sample_00000003.png")
+    scores = train.evaluate(config, workdir)
+    assert scores["step"] == 3 and scores["patch_swd"] > 0 and np.isfinite(scores["rec_psnr"])
