@@ -18,14 +18,20 @@ statistics the EMA generator kept in training. Batches are split over a `data`
 mesh of this process's devices; the last one is padded to the batch size, so
 one compiled program serves any number of samples, and results do not depend
 on the batch size or the number of devices.
+
+A checkpoint of a run with LOGAN (config.logan) samples as its trainer does:
+each z takes the latent steps against the run's D before G(z); which
+examples take a step is drawn per example from the key z was drawn with
+(`key` of `generate` / `batches`), so it does not depend on the batch either.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -62,6 +68,17 @@ def load_config(workdir: str):
     return ml_collections.ConfigDict(_tuples(json.loads(path.read_text())))
 
 
+@dataclasses.dataclass(frozen=True)
+class LatentSteps:
+    """LOGAN's steps at sampling: `optimise(g_variables, d_variables, z, y,
+    draws) -> z` (BigGANTrainer.optimise_z), D's variables and the number of
+    steps."""
+
+    optimise: Callable
+    d_variables: Any
+    steps: int
+
+
 class Generator:
     """A generator module with its variables, ready to sample on a mesh.
 
@@ -70,13 +87,15 @@ class Generator:
     standing: {truncation: batch_stats} already measured; tables: a converted
     pretrained model's per-truncation statistics (`ConvertedGenerator.standing_stats`).
     workdir and step: the checkpoint the variables came from, where
-    `standing_stats(..., save=True)` writes.
+    `standing_stats(..., save=True)` writes. z_prior: 'normal' or 'uniform'
+    (sampling.draw_inputs). latent: LOGAN's steps before G, or None.
     """
 
     def __init__(self, model, variables: dict, *, standing: dict | None = None, tables: dict | None = None,
                  default_truncation: float | None = None, mesh=None, workdir: str | None = None,
-                 step: int | None = None):
+                 step: int | None = None, z_prior: str = "normal", latent: LatentSteps | None = None):
         self.model = model
+        self.z_prior, self.latent = z_prior, latent
         self.mesh = mesh if mesh is not None else parallel.make_mesh(jax.local_devices())
         self._replicated = parallel.replicated(self.mesh)
         self._batch = parallel.batch_sharding(self.mesh)
@@ -86,7 +105,12 @@ class Generator:
         self.default_truncation = default_truncation
         self.workdir, self.step = workdir, step
 
-        def apply(variables, z, y, uint8):
+        self._d_variables = None if latent is None else jax.device_put(latent.d_variables, self._replicated)
+
+        def apply(variables, d_variables, z, y, key, start, uint8):
+            if latent is not None:
+                draws = sampling.latent_step_draws(key, latent.steps, z.shape[0], start)
+                z = latent.optimise(variables, d_variables, z, y, draws)
             images = model.apply(variables, z, y)
             return jnp.clip(jnp.round((images + 1.0) * 127.5), 0, 255).astype(jnp.uint8) if uint8 else images
 
@@ -112,16 +136,21 @@ class Generator:
             step = ckpt.latest_step() if step is None else step
             if step is None:
                 raise FileNotFoundError(f"no checkpoint in {ckpt.directory}: train first (--mode train)")
-            abstract = jax.eval_shape(trainer.init_state, jax.random.key(config.seed)).g_ema
+            abstract = jax.eval_shape(trainer.init_state, jax.random.key(config.seed))
+            logan = getattr(trainer, "logan_eval_steps", 0)  # LOGAN samples with D too
+            abstract = {"g_ema": abstract.g_ema, **({"d": abstract.d} if logan else {})}
             abstract = jax.tree_util.tree_map(
                 lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=parallel.replicated(mesh)), abstract)
-            variables = ckpt.restore_partial({"g_ema": abstract}, step)["g_ema"]
+            restored = ckpt.restore_partial(abstract, step)
+            variables = restored["g_ema"]
             standing = ckpt.restore_standing_stats(step)
         finally:
             ckpt.close()
         logging.info("generator of step %d from %s%s", step, workdir,
                      f"; standing statistics for truncation {sorted(standing)}" if standing else "")
-        return cls(trainer.G, variables, standing=standing, mesh=mesh, workdir=workdir, step=step)
+        latent = LatentSteps(trainer.optimise_z, restored["d"], logan) if logan else None
+        return cls(trainer.G, variables, standing=standing, mesh=mesh, workdir=workdir, step=step,
+                   z_prior=getattr(trainer, "z_prior", "normal"), latent=latent)
 
     @classmethod
     def from_converted(cls, converted, mesh=None) -> "Generator":
@@ -184,6 +213,9 @@ class Generator:
         truncation = float(truncation)
         if not 0.0 < truncation <= 1.0:
             raise ValueError(f"truncation must be in (0, 1], got {truncation}")
+        if self.z_prior != "normal":
+            raise ValueError(f"standing statistics are measured for truncated normal z; this generator's z is "
+                             f"{self.z_prior} (config.model.z_prior)")
         batch_size = -(-batch_size // self.mesh.size) * self.mesh.size
         keys = jax.random.split(_key(seed), num_batches)
         start = time.perf_counter()
@@ -209,10 +241,11 @@ class Generator:
     def sample_inputs(self, seed: Key, num: int, classes: int | Sequence[int] | None = None,
                       truncation: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """z [num, z_dim] and class ids [num] (None if unconditional) from a
-        seed or key: z ~ N(0, I) for truncation None, else truncated_normal_z
-        at that psi. classes: one id or a list, repeated to num (None: drawn
-        uniformly)."""
-        z, y = sampling.draw_inputs(_key(seed), num, self.z_dim, self.num_classes, self._truncation(truncation))
+        seed or key: z from the prior (N(0, I), or U(-1, 1)) for truncation
+        None, else truncated_normal_z at that psi. classes: one id or a list,
+        repeated to num (None: drawn uniformly)."""
+        z, y = sampling.draw_inputs(_key(seed), num, self.z_dim, self.num_classes, self._truncation(truncation),
+                                    self.z_prior)
         if classes is not None:
             if self.num_classes is None:
                 raise ValueError("classes given, but this generator is unconditional")
@@ -223,10 +256,12 @@ class Generator:
         return np.asarray(z), None if y is None else np.asarray(y, np.int32)
 
     def batches(self, z, y=None, truncation: float | None = None, batch_size: int = 64, uint8: bool = True,
-                use_standing_stats: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+                use_standing_stats: bool = True, key: Key = 0) -> Iterator[tuple[int, np.ndarray]]:
         """Yields (start, images) for consecutive slices of z (and y), the
         images uint8 [n, H, W, 3] or float in [-1, 1]. `truncation` picks the
-        BatchNorm statistics: pass the psi z was drawn at. Logs progress."""
+        BatchNorm statistics: pass the psi z was drawn at. key (seed or key):
+        with LOGAN, the key z was drawn with (which examples take each latent
+        step is drawn from it). Logs progress."""
         z = np.asarray(z, np.float32)
         y = None if y is None else np.asarray(y)
         num = len(z)
@@ -234,6 +269,7 @@ class Generator:
             raise ValueError(f"{num} z but {len(y)} classes")
         batch_size = -(-min(batch_size, max(num, 1)) // self.mesh.size) * self.mesh.size
         variables = self.variables_for(truncation, use_standing_stats)
+        key = _key(key)
 
         def pad(a, n):  # to the full batch: one compiled program for every batch
             return np.concatenate([a, np.zeros((batch_size - n, *a.shape[1:]), a.dtype)]) if n < batch_size else a
@@ -244,7 +280,7 @@ class Generator:
             n = min(batch_size, num - start)
             z_b = jax.device_put(pad(z[start:start + n], n), self._batch)
             y_b = None if y is None else jax.device_put(pad(y[start:start + n], n), self._batch)
-            out = (start, n, self._apply(variables, z_b, y_b, uint8))  # dispatched; runs while the last is copied
+            out = (start, n, self._apply(variables, self._d_variables, z_b, y_b, key, start, uint8))  # dispatched
             if pending is not None:
                 yield pending[0], np.asarray(pending[2])[:pending[1]]
             pending = out
@@ -258,9 +294,9 @@ class Generator:
             logging.info("sampled %d images in %.1f s", num, time.perf_counter() - start_time)
 
     def generate(self, z, y=None, truncation: float | None = None, batch_size: int = 64, uint8: bool = True,
-                 use_standing_stats: bool = True) -> np.ndarray:
+                 use_standing_stats: bool = True, key: Key = 0) -> np.ndarray:
         """Images for given z (and class ids or class vectors y); see `batches`."""
-        parts = [images for _, images in self.batches(z, y, truncation, batch_size, uint8, use_standing_stats)]
+        parts = [images for _, images in self.batches(z, y, truncation, batch_size, uint8, use_standing_stats, key)]
         if not parts:
             raise ValueError("no z given")
         return np.concatenate(parts)
@@ -270,7 +306,7 @@ class Generator:
         """num images [num, H, W, 3], uint8 or float in [-1, 1], from a seed or
         key (`sample_inputs`, then `generate`)."""
         z, y = self.sample_inputs(seed, num, classes, truncation)
-        return self.generate(z, y, truncation, batch_size, uint8)
+        return self.generate(z, y, truncation, batch_size, uint8, key=seed)
 
 
 def write_samples(config, workdir: str, num: int | None = None, *, sample_format: str = "grid",
@@ -312,7 +348,7 @@ def write_samples(config, workdir: str, num: int | None = None, *, sample_format
     root = epath.Path(workdir) / "samples"
     if jax.process_index() != 0:  # the samples of all processes would be the same: one samples and writes
         return str(root)
-    images = gen.batches(z, y, truncation, batch_size)
+    images = gen.batches(z, y, truncation, batch_size, key=key)
     if sample_format == "grid":
         grid = pictures.make_grid(np.concatenate([b for _, b in images]))
         writer = writers.MetricWriter(workdir, config.train.num_steps)

@@ -1,6 +1,6 @@
-"""What a noise-to-image generator is fed: z with or without truncation,
-classes, standing statistics, interpolations. (Pictures and files of its
-outputs: jaxgan.pictures.)
+"""What a noise-to-image generator is fed: z from its prior, with or without
+truncation, classes, standing statistics, interpolations, z after LOGAN's
+latent steps. (Pictures and files of its outputs: jaxgan.pictures.)
 
 Everything here is a pure function of its inputs, so it serves the train loop,
 `--mode sample`, evaluation and the Colab notebook alike.
@@ -89,14 +89,26 @@ def resampled_normal_z(key: Array, shape: Sequence[int], threshold: float, dtype
 # Standing statistics
 
 
+Z_PRIORS = ("normal", "uniform")
+
+
 def draw_inputs(key: Array, n: int, z_dim: int, num_classes: int | None,
-                truncation: float | None = None) -> tuple[Array, Array | None]:
+                truncation: float | None = None, prior: str = "normal") -> tuple[Array, Array | None]:
     """z and uniformly drawn class ids (None for an unconditional G) for n
-    samples; traceable. truncation None: z ~ N(0, I), the training
+    samples; traceable. truncation None: z from the prior, the training
     distribution (the same numbers as the trainer's `sample_inputs` for the
-    same key); else `truncated_normal_z` at psi = truncation."""
+    same key): N(0, I) ('normal') or U(-1, 1) ('uniform', StudioGAN's
+    z_prior 'uniform'); else `truncated_normal_z` at psi = truncation (normal
+    prior only)."""
+    if prior not in Z_PRIORS:
+        raise ValueError(f"the z prior must be one of {Z_PRIORS}, got {prior!r}")
     kz, ky = jax.random.split(key)
-    if truncation is None:
+    if prior == "uniform":
+        if truncation is not None:
+            raise ValueError(f"truncation {truncation} needs normal z; this generator's z is uniform in [-1, 1] "
+                             "(config.model.z_prior 'uniform')")
+        z = jax.random.uniform(kz, (n, z_dim), jnp.float32, -1.0, 1.0)
+    elif truncation is None:
         z = jax.random.normal(kz, (n, z_dim), jnp.float32)
     else:
         z = truncated_normal_z(kz, (n, z_dim), truncation)
@@ -139,6 +151,59 @@ def standing_stats(model, variables, keys: Array, truncation, batch_size: int, s
 
     total, _ = jax.lax.scan(add_batch, zeros, keys)
     return jax.tree_util.tree_map(lambda t: t / keys.shape[0], total)
+
+
+# --------------------------------------------------------------------------
+# Latent optimisation (LOGAN)
+
+# The stream of LOGAN's per-example draws, folded from the key that drew z.
+_LATENT_STREAM = 0x1060A
+
+
+def latent_step_draws(key: Array, steps: int, n: int, start: int | Array = 0) -> Array:
+    """[steps, n] numbers uniform in [0, 1) that decide which examples take
+    each of LOGAN's latent steps (`latent_optimise`). key: the key z was drawn
+    with; example start + i's numbers come from its own key, so a sample's
+    steps do not depend on the batch it is drawn in or on its padding."""
+    stream = jax.random.fold_in(key, _LATENT_STREAM)
+    index = jnp.asarray(start, jnp.uint32) + jnp.arange(n, dtype=jnp.uint32)
+    return jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(stream, i), (steps,)))(index).T
+
+
+def latent_optimise(score, z: Array, draws: Array, *, alpha: float, beta: float, rate: float,
+                    bound: float | None = None, state=None) -> tuple[Array, Array, object]:
+    """LOGAN's latent optimisation (Wu et al. 2019, as StudioGAN's
+    utils/losses.py latent_optimise), one step per row of `draws` ([steps, N]):
+
+        g   = d score(z)_i / d z_i               (per example; score is D(G(z)))
+        dz  = alpha g / (beta + |g|^2)           (the natural-gradient step)
+        z  <- z + [draw_i < rate] dz,  clipped to [-bound, bound] if bound is set
+
+    so z moves up D(G(z)), a share `rate` of the examples per step (the
+    others keep theirs). Returns (z, cost, state): cost = sum over the steps of
+    mean_i |dz_i|^2 of all the examples, taken or not (StudioGAN's transport
+    cost). score(z, state) -> (scores [N], state): `state` carries side outputs
+    of train-mode calls (BatchNorm statistics, SN vectors) through the steps.
+    Differentiable: the gradient of anything computed from the result flows
+    through each step's g (second order, as torch's create_graph=True)."""
+
+    def step(carry, u):
+        z, cost, state = carry
+        g, state = jax.grad(lambda z: _summed(score(z, state)), has_aux=True)(z)
+        g = g.astype(jnp.float32)
+        dz = alpha * g / (beta + jnp.sum(g * g, axis=-1, keepdims=True))
+        z = z + (u < rate).astype(z.dtype)[:, None] * dz.astype(z.dtype)
+        if bound is not None:
+            z = jnp.clip(z, -bound, bound)
+        return (z, cost + jnp.mean(jnp.sum(dz * dz, axis=-1)), state), None
+
+    (z, cost, state), _ = jax.lax.scan(step, (z, jnp.zeros((), jnp.float32), state), draws)
+    return z, cost, state
+
+
+def _summed(scored):
+    scores, state = scored
+    return jnp.sum(scores.astype(jnp.float32)), state
 
 
 # --------------------------------------------------------------------------

@@ -32,6 +32,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.sn_eps = 1e-6
     c.model.sn_iters = 1
     c.model.bn_eps = 1e-5
+    # z's prior: normal N(0, I) (BigGAN) | uniform U(-1, 1) (StudioGAN's
+    # z_prior "uniform", its LOGAN configs; LOGAN's step then clips z to [-1, 1]).
+    c.model.z_prior = "normal"
     # The G and D constructors' keywords that model.*, data.num_classes and
     # dtype do not set (the trainer passes model.g and model.d as keywords).
     c.model.g = ml_collections.ConfigDict(dict(
@@ -66,6 +69,22 @@ def get_config() -> ml_collections.ConfigDict:
     c.cond_loss.tac_g_weight = 1.0  # minus the twin head's loss in G (tac_gen_lambda)
     c.cond_loss.temperature = 1.0  # 2C and D2D-CE (temperature; ReACGAN 0.5)
     c.cond_loss.margin = 0.98  # D2D-CE's positive margin (m_p)
+
+    # LOGAN (Wu et al. 2019): latent optimisation, off with steps 0. Each z
+    # takes natural-gradient steps dz = alpha g / (beta + |g|^2) up D(G(z))
+    # (g = d D(G(z)) / dz per example), only a share `rate` of the examples
+    # per step, before G(z) is used, in the D step, the G step and sampling;
+    # the losses of both add cost_weight * sum over steps of mean |dz|^2, and
+    # the gradients go through the steps. StudioGAN's names and CIFAR-10
+    # values in comments (its src/configs/CIFAR10/LOGAN.yaml).
+    c.logan = ml_collections.ConfigDict()
+    c.logan.steps = 0  # latent steps in training, 0: LOGAN off (lo_steps4train 2: its loop takes 1)
+    # Steps in samples and evaluation when LOGAN is on; unset: `steps` (lo_steps4eval 10).
+    c.logan.eval_steps = config_dict.placeholder(int)
+    c.logan.alpha = 0.9  # step size (lo_alpha)
+    c.logan.beta = 0.1  # damping of the natural gradient (lo_beta)
+    c.logan.rate = 0.8  # the share of examples that take each step (lo_rate)
+    c.logan.cost_weight = 0.1  # weight of the steps' cost in the D and G losses (lo_lambda)
 
     c.train.num_d_steps = 1
     c.train.grad_accum_steps = 8  # 2048 = 8 x 256, as BigGAN-PyTorch's bs256x8 script

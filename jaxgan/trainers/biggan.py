@@ -25,6 +25,15 @@ BigGAN-PyTorch's `train_fns.GAN_training_function`:
   StudioGAN never trains it); ADC's fakes are classes 2y + 1 in D, and G adds
   the loss at 2y minus the loss at 2y + 1; CR, bCR and zCR then compare the
   head's outputs too;
+- LOGAN (config.logan.steps > 0) moves each z up D(G(z)) by natural-gradient
+  latent steps (jaxgan.sampling.latent_optimise, as StudioGAN's
+  latent_optimise) before G(z) is used: in the D step against the D being
+  updated, in the G step against the G being updated (both networks in
+  train mode during the steps), and in the sample grids, evaluation and
+  `--mode sample` (config.logan.eval_steps, both in eval mode). The steps'
+  cost, weighted by config.logan.cost_weight, joins the D and the G loss, and
+  the gradients go through the steps (second order); zCR's z + eps starts from
+  the z before the steps, as StudioGAN's;
 - with a mesh, the z and classes a step draws are constrained to the batch
   sharding: without it XLA computes the whole G batch on every device.
 Losses are float32 whatever the compute dtype.
@@ -149,6 +158,42 @@ def check_regularizers(reg: Any) -> None:
                          f"G(z) with G(z + radius * eps)), got {reg.zcr_radius}")
 
 
+def check_logan(config: Any) -> None:
+    """One-line errors for config.logan and config.model.z_prior settings that
+    cannot work (a config from before they existed has neither: normal z,
+    no LOGAN)."""
+    prior = config.model.get("z_prior", "normal")
+    if prior not in sampling.Z_PRIORS:
+        raise ValueError(f"config.model.z_prior must be one of {sampling.Z_PRIORS}, got {prior!r}")
+    lo = config.get("logan")
+    if lo is None:
+        return
+    if lo.steps < 0:
+        raise ValueError(f"config.logan.steps must be >= 0 (0: LOGAN off), got {lo.steps}")
+    if lo.eval_steps is not None and lo.eval_steps < 0:
+        raise ValueError(f"config.logan.eval_steps must be >= 0 (unset: config.logan.steps), got {lo.eval_steps}")
+    if not lo.steps:
+        return
+    if not lo.alpha > 0:
+        raise ValueError(f"config.logan.alpha (the latent step size) must be > 0, got {lo.alpha}")
+    if not lo.beta > 0:
+        raise ValueError(f"config.logan.beta must be > 0 (it keeps alpha g / (beta + |g|^2) finite where D's "
+                         f"gradient g is 0), got {lo.beta}")
+    if not 0 < lo.rate <= 1:
+        raise ValueError(f"config.logan.rate (the share of examples that take each step) must be in (0, 1], "
+                         f"got {lo.rate}")
+    if not lo.cost_weight >= 0:
+        raise ValueError(f"config.logan.cost_weight must be >= 0, got {lo.cost_weight}")
+
+
+def logan_steps(config: Any) -> tuple[int, int]:
+    """LOGAN's latent steps (in training, at sampling); (0, 0) when it is off."""
+    lo = config.get("logan")
+    if lo is None or not lo.steps:
+        return 0, 0
+    return lo.steps, lo.steps if lo.eval_steps is None else lo.eval_steps
+
+
 class BigGANTrainer:
     """See the module docstring; the protocol is jaxgan/trainers/protocol.py.
     Pure functions of (state, batch); the loop jits them."""
@@ -176,6 +221,9 @@ class BigGANTrainer:
                                 "over the %d devices: the generator's batch is not sharded", self.micro_batch,
                                 mesh.devices.size)
         check_regularizers(config.reg)
+        check_logan(config)
+        self.z_prior = config.model.get("z_prior", "normal")
+        self.logan_steps, self.logan_eval_steps = logan_steps(config)
         try:
             self.D.check_head()
         except ValueError as e:
@@ -204,8 +252,9 @@ class BigGANTrainer:
 
     # ------------------------------------------------------------------ init
     def sample_inputs(self, key: Array, n: int) -> tuple[Array, Array | None]:
-        """z ~ N(0, I) and uniform classes (None when unconditional)."""
-        return sampling.draw_inputs(key, n, self.G.z_dim, self.num_classes)
+        """z from the prior (N(0, I), or U(-1, 1) with config.model.z_prior
+        'uniform') and uniform classes (None when unconditional)."""
+        return sampling.draw_inputs(key, n, self.G.z_dim, self.num_classes, prior=self.z_prior)
 
     def _shard(self, x: Array | None) -> Array | None:
         """x constrained to the batch sharding (as is without a mesh)."""
@@ -263,6 +312,37 @@ class BigGANTrainer:
         """zCR's z + radius * eps, eps ~ N(0, I), sharded as z."""
         return self._shard(z + self.config.reg.zcr_radius * jax.random.normal(key, z.shape, z.dtype))
 
+    # ---------------------------------------------------------------- LOGAN
+    def _latent_steps(self, score, z: Array, draws: Array, state=None) -> tuple[Array, Array, Any]:
+        """sampling.latent_optimise with config.logan's settings; z is clipped to
+        the uniform prior's [-1, 1] after each step (StudioGAN clips always; a
+        normal z has no range to keep)."""
+        lo = self.config.logan
+        bound = 1.0 if self.z_prior == "uniform" else None
+        return sampling.latent_optimise(score, z, draws, alpha=lo.alpha, beta=lo.beta, rate=lo.rate, bound=bound,
+                                        state=state)
+
+    def _train_score(self, g_params: Any, d_params: Any, y: Array | None):
+        """What LOGAN's steps ascend in training: D(G(z)) [N], both networks in
+        train mode as StudioGAN's latent step runs them, their side outputs
+        threaded as the state (g_aux, d_aux)."""
+        y_d = self._head_labels(y, fake=False)  # the logits of a classifier head do not read it
+
+        def score(z, aux):
+            g_aux, d_aux = aux
+            images, g_aux = self.G.apply({"params": g_params, **g_aux}, z, y, train=True, mutable=list(g_aux))
+            logits, d_aux = self.D.apply({"params": d_params, **d_aux}, images, y_d, train=True, mutable=list(d_aux))
+            return logits, (g_aux, d_aux)
+
+        return score
+
+    def optimise_z(self, g_variables: Any, d_variables: Any, z: Array, y: Array | None, draws: Array) -> Array:
+        """z after LOGAN's sampling steps (one per row of `draws`,
+        sampling.latent_step_draws) against D(G(z)), both in eval mode."""
+        y_d = self._head_labels(y, fake=False)
+        score = lambda z, _: (self.D.apply(d_variables, self.G.apply(g_variables, z, y), y_d), None)
+        return self._latent_steps(score, z, draws)[0]
+
     def _d_update(self, state: GANState, real: Array, labels: Array | None, key: Array):
         """One D update on one real batch (accumulated over micro-batches)."""
         cfg, k = self.config, self.config.train.grad_accum_steps
@@ -278,19 +358,39 @@ class BigGANTrainer:
             x, y_real, mkey = inputs
             kz, kgp = jax.random.split(mkey)
             # The regularisers' keys are folded in, so that the draws above stay those of a run without them.
-            k_aug, k_cr, k_bcr, k_zcr = (jax.random.fold_in(mkey, i) for i in range(1, 5))
+            k_aug, k_cr, k_bcr, k_zcr, k_lo = (jax.random.fold_in(mkey, i) for i in range(1, 6))
             z, y_fake = self._sharded_inputs(kz, x.shape[0])
-            fake, g_aux = self.G.apply({"params": g_params, **g_aux}, z, y_fake, train=True, mutable=list(g_aux))
-            fake = jax.lax.stop_gradient(fake)
-            if reg.zcr_d_weight:
-                fake_eps, g_aux = self.G.apply({"params": g_params, **g_aux}, self._perturbed(z, k_zcr), y_fake,
-                                               train=True, mutable=list(g_aux))
-                fake_eps = jax.lax.stop_gradient(fake_eps)
+
+            def generate(g_aux, d_aux, d_params):
+                """The fakes, G in train mode: (fake, zCR's fake_eps or None, g_aux,
+                d_aux, LOGAN's cost or None). With LOGAN, z first takes its
+                latent steps against D at d_params."""
+                z_g, cost = z, None
+                if self.logan_steps:
+                    draws = sampling.latent_step_draws(k_lo, self.logan_steps, z.shape[0])
+                    z_g, cost, (g_aux, d_aux) = self._latent_steps(self._train_score(g_params, d_params, y_fake), z,
+                                                                   draws, (g_aux, d_aux))
+                    z_g = self._shard(z_g)
+                fake, g_aux = self.G.apply({"params": g_params, **g_aux}, z_g, y_fake, train=True, mutable=list(g_aux))
+                fake_eps = None
+                if reg.zcr_d_weight:
+                    fake_eps, g_aux = self.G.apply({"params": g_params, **g_aux}, self._perturbed(z, k_zcr), y_fake,
+                                                   train=True, mutable=list(g_aux))
+                    fake_eps = jax.lax.stop_gradient(fake_eps)
+                return fake, fake_eps, g_aux, d_aux, cost
+
+            # Without LOGAN the fakes do not depend on D's params: made once, outside the gradient.
+            fixed = None if self.logan_steps else generate(g_aux, d_aux, d_params)
             y_fake_d, y_real_d = self._head_labels(y_fake, fake=True), self._head_labels(y_real, fake=False)
             y_both = None if y_real is None else jnp.concatenate([y_fake_d, y_real_d])
 
             def loss_fn(params):
                 aux = d_aux
+                if fixed is None:  # LOGAN: D's params move z, the gradient goes through the steps (StudioGAN)
+                    fake, fake_eps, new_g_aux, aux, lo_cost = generate(g_aux, aux, params)
+                else:
+                    fake, fake_eps, new_g_aux, _, lo_cost = fixed
+                    fake = jax.lax.stop_gradient(fake)
 
                 def d_train(images, y):  # a train-mode D call (SN power iteration), as each torch forward
                     nonlocal aux
@@ -318,6 +418,8 @@ class BigGANTrainer:
                     if self.aux_head == "adc":
                         term = self._cond_loss(out_fake[1], y_fake_d)
                         loss, metrics["cond_fake"] = loss + cfg.cond_loss.weight * term, term
+                if lo_cost is not None:
+                    loss, metrics["logan_cost_d"] = loss + cfg.logan.cost_weight * lo_cost, lo_cost
                 new_lecam = lecam
                 if reg.lecam_weight:
                     new_lecam = lecam_anchors(lecam, d_real, d_fake, state.step, reg.lecam_decay,
@@ -345,9 +447,9 @@ class BigGANTrainer:
                 if reg.r1_gamma:
                     r1 = losses.r1_penalty(lambda t: d_eval(t, y_real), x)
                     loss, metrics["r1_penalty"] = loss + 0.5 * reg.r1_gamma * r1, r1
-                return loss, (aux, new_lecam, metrics)
+                return loss, (new_g_aux, aux, new_lecam, metrics)
 
-            (_, (d_aux, lecam, metrics)), g = jax.value_and_grad(loss_fn, has_aux=True)(d_params)
+            (_, (g_aux, d_aux, lecam, metrics)), g = jax.value_and_grad(loss_fn, has_aux=True)(d_params)
             grads = jax.tree_util.tree_map(lambda a, b: a + b / k, grads, g)
             return (g_aux, d_aux, lecam, grads), metrics
 
@@ -368,16 +470,24 @@ class BigGANTrainer:
         def micro(carry, mkey):
             g_aux, d_aux, grads = carry
             z, y = self._sharded_inputs(mkey, self.micro_batch)
-            k_aug, k_zcr = jax.random.fold_in(mkey, 1), jax.random.fold_in(mkey, 2)
+            k_aug, k_zcr, k_lo = (jax.random.fold_in(mkey, i) for i in range(1, 4))
 
             def loss_fn(params):
-                fake, new_g_aux = self.G.apply({"params": params, **g_aux}, z, y, train=True, mutable=list(g_aux))
+                z_g, g_in, d_in, lo_cost = z, g_aux, d_aux, None
+                if self.logan_steps:  # z's steps against D(G(z)) at G's params: the gradient goes through them
+                    draws = sampling.latent_step_draws(k_lo, self.logan_steps, z.shape[0])
+                    z_g, lo_cost, (g_in, d_in) = self._latent_steps(self._train_score(params, d_params, y), z, draws,
+                                                                    (g_aux, d_aux))
+                    z_g = self._shard(z_g)
+                fake, new_g_aux = self.G.apply({"params": params, **g_in}, z_g, y, train=True, mutable=list(g_aux))
                 fake_aug = augment.diffaugment(fake, k_aug, reg.diffaugment)
-                (logits, heads), new_d_aux = self.D.apply({"params": d_params, **d_aux}, fake_aug,
+                (logits, heads), new_d_aux = self.D.apply({"params": d_params, **d_in}, fake_aug,
                                                           self._head_labels(y, fake=False), train=True, heads=True,
                                                           mutable=list(d_aux))
                 metrics = {"g_loss": self.g_loss(logits)}
                 loss = metrics["g_loss"]
+                if lo_cost is not None:
+                    loss, metrics["logan_cost_g"] = loss + cfg.logan.cost_weight * lo_cost, lo_cost
                 if self.head != "projection":
                     metrics["cond_fake"] = self._cond_loss(heads, self._head_labels(y, fake=False))
                     loss = loss + cfg.cond_loss.weight * metrics["cond_fake"]
@@ -435,7 +545,8 @@ class BigGANTrainer:
         classifier = self.head != "projection"
         names = ("g_loss",) + ("ortho_reg",) * bool(self.config.reg.ortho) \
             + ("zcr_g",) * bool(self.config.reg.zcr_g_weight) + ("cond_fake",) * classifier \
-            + ("tac_g",) * (self.aux_head == "tac") + ("adc_g",) * (self.aux_head == "adc")  # _g_update's metrics
+            + ("tac_g",) * (self.aux_head == "tac") + ("adc_g",) * (self.aux_head == "adc") \
+            + ("logan_cost_g",) * bool(self.logan_steps)  # _g_update's metrics
         unreachable = lambda state, key: (state, {name: jnp.zeros((), jnp.float32) for name in names})
         after_d = lambda state, key: jax.lax.cond(state.step >= 0, self._g_update, unreachable, state, key)
         return jax.lax.platform_dependent(state, key, cpu=after_d, default=self._g_update)
@@ -472,6 +583,13 @@ class BigGANTrainer:
         """Images in [-1, 1] from G in eval mode (pass state.g_ema for the EMA G)."""
         return self.G.apply(variables, z, y)
 
+    def sample_logan(self, g_variables: Any, d_variables: Any, z: Array, y: Array | None, key: Array) -> Array:
+        """`sample` after LOGAN's config.logan.eval_steps latent steps against D
+        (`optimise_z`); key: the key z was drawn with, which the steps' mask
+        is drawn from per example (sampling.latent_step_draws)."""
+        draws = sampling.latent_step_draws(key, self.logan_eval_steps, z.shape[0])
+        return self.sample(g_variables, self.optimise_z(g_variables, d_variables, z, y, draws), y)
+
     def grid_inputs(self, key: Array, num: int) -> tuple[Array, Array | None]:
         """Fixed z and classes in order (class i % num_classes in place i)."""
         z, y = self.sample_inputs(key, num)
@@ -480,14 +598,26 @@ class BigGANTrainer:
         return z, y
 
     def sample_grid(self, state: GANState, inputs: tuple[Array, Array | None]) -> Array:
-        return self.sample(state.g_ema, *inputs)
+        if not self.logan_eval_steps:
+            return self.sample(state.g_ema, *inputs)
+        # The key train.grid_inputs draws the grid's z with: --mode sample's
+        # default grid, which passes it to the Generator too, shows the same samples.
+        key = jax.random.fold_in(jax.random.key(self.config.seed), 1)
+        return self.sample_logan(state.g_ema, state.d, *inputs, key)
 
     def evaluator(self, workdir: str, mesh: Any) -> ImageEvaluator:
-        """FID / IS / KID of EMA-G samples (z ~ N(0, I), uniform classes)."""
-        sample = jax.jit(self.sample)
+        """FID / IS / KID of EMA-G samples (z from the prior, uniform classes;
+        with LOGAN after its sampling steps against D)."""
+        if self.logan_eval_steps:
+            sample = jax.jit(self.sample_logan)
 
-        def generate(state, key, num):
-            return sample(state.g_ema, *self.sample_inputs(key, num))
+            def generate(state, key, num):
+                return sample(state.g_ema, state.d, *self.sample_inputs(key, num), key)
+        else:
+            sample = jax.jit(self.sample)
+
+            def generate(state, key, num):
+                return sample(state.g_ema, *self.sample_inputs(key, num))
 
         return ImageEvaluator(self.config, workdir, mesh, generate, self.image_shape[0])
 
