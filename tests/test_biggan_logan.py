@@ -22,6 +22,7 @@ from jaxgan import checkpoint, configs, parallel, sampling, train
 from jaxgan.generator import Generator
 from jaxgan.state import count_params
 from jaxgan.trainers import get_trainer
+from jaxgan.trainers import biggan as biggan_trainer
 from jaxgan.trainers.biggan import build_models
 
 REPO = Path(__file__).resolve().parents[1]
@@ -270,7 +271,7 @@ def test_the_logan_config_trains_its_smoke_run(run):
 
 
 @pytest.mark.slow
-def test_samples_with_logan_take_the_steps_against_d_in_the_trainer_and_the_generator(run):
+def test_samples_with_logan_take_the_steps_against_d_in_the_trainer_and_the_generator(run, monkeypatch):
     config, workdir, _ = run
     trainer = get_trainer(config)
     assert (trainer.logan_steps, trainer.logan_eval_steps) == (1, 2)
@@ -301,6 +302,14 @@ def test_samples_with_logan_take_the_steps_against_d_in_the_trainer_and_the_gene
     np.testing.assert_allclose(grid, np.asarray(jax.jit(written_out)(state.g_ema, state.d, z, draws)), rtol=0,
                                atol=1e-5)
 
+    # The evaluator's images (FID, IS, KID) take them too, their mask drawn from each batch's key.
+    monkeypatch.setattr(biggan_trainer, "ImageEvaluator", lambda config, workdir, mesh, generate, resolution: generate)
+    generate = trainer.evaluator("", None)
+    eval_key = jax.random.key(7)
+    z_eval, _ = trainer.sample_inputs(eval_key, z.shape[0])
+    np.testing.assert_allclose(np.asarray(generate(state, eval_key, z.shape[0])), np.asarray(jax.jit(written_out)(
+        state.g_ema, state.d, z_eval, sampling.latent_step_draws(eval_key, 2, z.shape[0]))), rtol=0, atol=1e-5)
+
     # --mode sample's Generator takes the same steps with the run's D, in any batch.
     gen = Generator.from_checkpoint(str(workdir), config, mesh=parallel.make_mesh(jax.devices()[:1]))
     assert gen.latent is not None and gen.z_prior == "uniform"
@@ -309,6 +318,7 @@ def test_samples_with_logan_take_the_steps_against_d_in_the_trainer_and_the_gene
         gen.sample(0, 2, truncation=0.5)
 
     # Without LOGAN at sampling (eval_steps 0), D is not called.
+    config = config.copy_and_resolve_references()
     with config.unlocked():
         config.logan.eval_steps = 0
     off = get_trainer(config)
