@@ -263,7 +263,7 @@ def run(tmp_path_factory):
 @pytest.mark.slow
 def test_the_logan_config_trains_its_smoke_run(run):
     config, workdir, summary = run
-    assert summary["step"] == 2
+    assert summary["step"] == 2 and summary["step_traces"] == 1
     metrics = summary["metrics"]
     assert all(np.isfinite(v) for v in metrics.values())
     assert metrics["logan_cost_d"] > 0 and metrics["logan_cost_g"] > 0
