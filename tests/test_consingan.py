@@ -205,3 +205,14 @@ def test_samples_of_any_size_and_the_scores(run):
     assert train.sample(config, workdir, 3).endswith("sample_00000003.png")
     scores = train.evaluate(config, workdir)
     assert scores["step"] == 3 and scores["patch_swd"] > 0 and np.isfinite(scores["rec_psnr"])
+
+
+@pytest.mark.slow
+def test_the_quality_benchmark_scores_a_run_and_its_untrained_generator(run):
+    from benchmarks import single_image_quality
+
+    result = single_image_quality.main(["--config", "configs/consingan.py:smoke", "--workdir", str(run[0]),
+                                        "--num-samples", "3", "--config.ckpt.every_steps=1",
+                                        "--config.ckpt.max_to_keep=5"])
+    assert result["step"] == 3 and result["image_shape"] == list(run[3].shapes[-1])
+    assert result["untrained_patch_swd"] > 0 and result["patch_swd"] > 0 and result["diversity"] >= 0
