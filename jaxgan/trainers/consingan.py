@@ -49,7 +49,6 @@ from jaxgan.models import init_noise
 from jaxgan.models.consingan import (ConSinGANDiscriminator, ConSinGANGenerator, lr_multipliers, noise_shapes,
                                      sample_noise)
 from jaxgan.state import count_params, step_key
-from jaxgan.trainers.protocol import Phase
 from jaxgan.trainers.single_image import SingleImageTrainer, gradient_penalty
 
 Array = jax.Array
@@ -79,6 +78,7 @@ def build_pyramid(config: Any) -> tuple[list[np.ndarray], imresize.ConSinGANScal
 
 
 class ConSinGANTrainer(SingleImageTrainer):
+    phase_name = "stage"
 
     def __init__(self, config: Any, mesh: Any = None):
         self.config = config
@@ -123,15 +123,6 @@ class ConSinGANTrainer(SingleImageTrainer):
 
     def param_counts(self, state: ConSinGANState) -> dict[str, int]:
         return {"g": count_params(state.g["params"]), "d": count_params(state.d["params"])}
-
-    def check_data(self, data: Any) -> None:
-        pass  # the trainer reads config.data.image itself
-
-    def phases(self) -> list[Phase]:
-        reals = lambda abstract=False: [jax.ShapeDtypeStruct(r.shape, r.dtype) for r in self.reals] \
-            if abstract else list(self.reals)
-        return [Phase(f"stage{s}", self.iters, (lambda s: lambda st, b, c: self.train_step(s, st, c))(s),
-                      batch_keys=(), constants=reals) for s in range(self.num_scales)]
 
     # ---------------------------------------------------------- networks
     def _g_variables(self, g: Any, stages: int) -> dict:

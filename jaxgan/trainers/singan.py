@@ -55,7 +55,6 @@ from jaxgan import imresize
 from jaxgan.data.single_image import read_image
 from jaxgan.models.singan import SinGANDiscriminator, SinGANGenerator, input_padding, scale_width
 from jaxgan.state import count_params, step_key
-from jaxgan.trainers.protocol import Phase
 from jaxgan.trainers.single_image import SingleImageTrainer, gradient_penalty, pad, resize_bilinear_align_corners
 
 Array = jax.Array
@@ -91,6 +90,7 @@ def _adam(config: Any) -> optax.GradientTransformation:
 
 
 class SinGANTrainer(SingleImageTrainer):
+    phase_name = "scale"
     def __init__(self, config: Any, mesh: Any = None):
         self.config = config
         m = config.model
@@ -133,15 +133,6 @@ class SinGANTrainer(SingleImageTrainer):
     def param_counts(self, state: SinGANState) -> dict[str, int]:
         return {"g": sum(count_params(v["params"]) for v in state.g),
                 "d": sum(count_params(v["params"]) for v in state.d)}
-
-    def check_data(self, data: Any) -> None:
-        pass  # the trainer reads config.data.image itself
-
-    def phases(self) -> list[Phase]:
-        reals = lambda abstract=False: [jax.ShapeDtypeStruct(r.shape, r.dtype) for r in self.reals] \
-            if abstract else list(self.reals)
-        return [Phase(f"scale{n}", self.iters, (lambda n: lambda s, b, c: self.train_step(n, s, c))(n),
-                      batch_keys=(), constants=reals) for n in range(self.num_scales)]
 
     # ------------------------------------------------------------ the noise
     def noise(self, key: Array, n: int, num: int = 1, shape: tuple[int, int] | None = None) -> Array:

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.trainers import check_sample_format, define_flag, define_image_sample_flags, write_image_samples
+from jaxgan.trainers.protocol import Phase
 
 Array = jax.Array
 
@@ -61,13 +62,27 @@ def psnr(images: Any, reference: Any) -> float:
 class SingleImageTrainer:
     """Evaluation and `--mode sample` of a single-image GAN. A subclass has
     `config`, `reals` (the pyramid, coarsest first, each [1, H, W, 3]),
-    `num_scales`, and `generate(state, key, num, *, scale_v, scale_h,
-    start_scale)` -> [num, H, W, 3] in [-1, 1] (key None: the reconstruction)."""
+    `num_scales`, `iters` (loop steps per scale), `train_step(n, state,
+    reals)` (scale n's step) and `generate(state, key, num, *, scale_v,
+    scale_h, start_scale)` -> [num, H, W, 3] in [-1, 1] (key None: the
+    reconstruction)."""
 
     grid_name = "samples"
     grid_columns = None
     grid_text = None
     best_metric = None
+    phase_name = "scale"  # the phases are <phase_name>0, <phase_name>1, ...
+
+    def check_data(self, data: Any) -> None:
+        pass  # the trainer reads config.data.image itself
+
+    def phases(self) -> list[Phase]:
+        """One phase per scale, `iters` steps each, no batches drawn; the
+        pyramid is the steps' constants."""
+        reals = lambda abstract=False: [jax.ShapeDtypeStruct(r.shape, r.dtype) for r in self.reals] \
+            if abstract else list(self.reals)
+        return [Phase(f"{self.phase_name}{n}", self.iters, (lambda n: lambda s, b, c: self.train_step(n, s, c))(n),
+                      batch_keys=(), constants=reals) for n in range(self.num_scales)]
 
     def evaluator(self, workdir: str, mesh: Any):
         """Scores of config.eval.num_samples random samples against the
