@@ -395,9 +395,13 @@ class SinGANScales(NamedTuple):
 
 
 def singan_scales(
-    image_hw: Sequence[int], *, min_size: int = 25, max_size: int = 250, scale_factor_init: float = 0.75
+    image_hw: Sequence[int], *, min_size: int = 25, max_size: int = 250, scale_factor_init: float = 0.75,
+    sr: bool = False,
 ) -> SinGANScales:
-    """SinGAN's `adjust_scales2image` on shapes only (no image needed).
+    """SinGAN's `adjust_scales2image` on shapes only (no image needed); with
+    `sr`, its `adjust_scales2image_SR` (the super-resolution model's pyramid:
+    truncation where the other rounds up, and `max(real_.shape[0],
+    real_.shape[3])`, which is the width, as the longer side).
 
     The number of levels comes from the input's size and `scale_factor_init`;
     the image is first shrunk so its longer side is at most `max_size`, and the
@@ -406,8 +410,12 @@ def singan_scales(
     the same ceil() outcomes); defaults are SinGAN's.
     """
     h, w = (int(s) for s in image_hw)
-    num_scales = math.ceil(math.log(min_size / min(h, w), scale_factor_init)) + 1
-    scale2stop = math.ceil(math.log(min(max_size, max(h, w)) / max(h, w), scale_factor_init))
+    if sr:  # adjust_scales2image_SR: int() for ceil(), and the width where the longer side was meant
+        num_scales = int(math.log(min_size / min(h, w), scale_factor_init)) + 1
+        scale2stop = int(math.log(min(max_size, max(h, w)) / w, scale_factor_init))
+    else:
+        num_scales = math.ceil(math.log(min_size / min(h, w), scale_factor_init)) + 1
+        scale2stop = math.ceil(math.log(min(max_size, max(h, w)) / max(h, w), scale_factor_init))
     stop_scale = num_scales - scale2stop
     if stop_scale < 1:
         raise ValueError(
@@ -418,6 +426,18 @@ def singan_scales(
     real_hw = resize_output_shape((h, w), scale1)
     scale_factor = math.pow(min_size / min(real_hw), 1 / stop_scale)
     return SinGANScales(num_scales, stop_scale, scale1, scale_factor, real_hw)
+
+
+def singan_sr_scale(sr_factor: float) -> tuple[float, int]:
+    """SinGAN's `calc_init_scale`: (in_scale, iter_num), the upscaling per
+    step and the number of steps of its super-resolution. The number of
+    steps is that of 2^(1/3) steps (round), the step then adjusted so that
+    in_scale ** iter_num == sr_factor; the model trains with scale factor
+    1 / in_scale."""
+    iter_num = round(math.log(1 / sr_factor, math.pow(1 / 2, 1 / 3)))
+    if iter_num < 1:
+        raise ValueError(f"sr_factor {sr_factor} is below 2^(1/6): nothing to upscale")
+    return math.pow(sr_factor, 1 / iter_num), iter_num
 
 
 def singan_pyramid_scales(scale_factor: float, stop_scale: int) -> list[float]:
@@ -438,17 +458,19 @@ def singan_adjust_scales2image(
     min_size: int = 25,
     max_size: int = 250,
     scale_factor_init: float = 0.75,
+    sr: bool = False,
     resize=imresize_like_singan_np,
 ):
-    """SinGAN's `adjust_scales2image(real_, opt)`: returns (training image,
-    `SinGANScales`). The image is in [-1, 1] (HWC or NHWC; read a PNG with
+    """SinGAN's `adjust_scales2image(real_, opt)` (`sr`: its
+    `adjust_scales2image_SR`): returns (training image, `SinGANScales`). The image is in [-1, 1] (HWC or NHWC; read a PNG with
     `singan_from_uint8`, RGB channels only); it goes through `resize` at scale1
     even when scale1 is 1 (so through the uint8 round trip), as in the
     reference. `resize` defaults to the bit-exact numpy path; pass
     `imresize_like_singan` for jax."""
     h_axis = np.ndim(image) - 3
     scales = singan_scales(
-        np.shape(image)[h_axis : h_axis + 2], min_size=min_size, max_size=max_size, scale_factor_init=scale_factor_init
+        np.shape(image)[h_axis : h_axis + 2], min_size=min_size, max_size=max_size, scale_factor_init=scale_factor_init,
+        sr=sr,
     )
     return resize(image, scales.scale1), scales
 

@@ -140,6 +140,37 @@ def _ref_singan_adjust_scales2image(real_, min_size=25, max_size=250, scale_fact
     return real, dict(num_scales=num_scales, stop_scale=stop_scale, scale1=scale1, scale_factor=scale_factor)
 
 
+def _ref_singan_adjust_scales2image_sr(hw, min_size=18, max_size=250, scale_factor_init=0.75):
+    # SinGAN/functions.py adjust_scales2image_SR on an NCHW shape (real_.shape[0] is the batch: 1)
+    shape = (1, 3, *hw)
+    num_scales = int((math.log(min_size / min(shape[2], shape[3]), scale_factor_init))) + 1
+    scale2stop = int(math.log(min(max_size, max(shape[2], shape[3])) / max(shape[0], shape[3]), scale_factor_init))
+    stop_scale = num_scales - scale2stop
+    scale1 = min(max_size / max([shape[2], shape[3]]), 1)
+    real_hw = ir.resize_output_shape(hw, scale1)
+    scale_factor = math.pow(min_size / min(real_hw), 1 / stop_scale)
+    return dict(num_scales=num_scales, stop_scale=stop_scale, scale1=scale1, scale_factor=scale_factor)
+
+
+def _ref_calc_init_scale(sr_factor):
+    in_scale = math.pow(1 / 2, 1 / 3)
+    iter_num = round(math.log(1 / sr_factor, in_scale))
+    in_scale = pow(sr_factor, 1 / iter_num)
+    return in_scale, iter_num
+
+
+@pytest.mark.parametrize("hw, max_size", [((512, 512), 250), ((300, 451), 250), ((451, 300), 250), ((400, 600), 28),
+                                          ((120, 80), 250)])
+@pytest.mark.parametrize("sr_factor", [2.0, 4.0, 8.0])
+def test_singan_super_resolution_scales_are_the_references(hw, max_size, sr_factor):
+    in_scale, iter_num = ir.singan_sr_scale(sr_factor)
+    assert (in_scale, iter_num) == _ref_calc_init_scale(sr_factor)
+    scales = ir.singan_scales(hw, min_size=18, max_size=max_size, scale_factor_init=1 / in_scale, sr=True)
+    ref = _ref_singan_adjust_scales2image_sr(hw, max_size=max_size, scale_factor_init=1 / in_scale)
+    assert scales._asdict() == dict(ref, real_hw=scales.real_hw)
+    assert ir.singan_sr_scale(4.0)[1] == 6
+
+
 def _ref_singan_creat_reals_pyramid(real, stop_scale, scale_factor):
     reals = []
     for i in range(0, stop_scale + 1, 1):
