@@ -1,8 +1,10 @@
-"""SinGAN (jaxgan.trainers.singan, jaxgan.models.singan): parameter counts of
-the reference's pyramids, and one training iteration at the coarsest scale and
-at the next against a torch transcription of the reference's
-train_single_scale (SinGAN/training.py, models.py, functions.py) written here
-with the reference's state_dict names."""
+"""SinGAN (jaxgan.trainers.singan, jaxgan.models.singan, jaxgan.singan):
+parameter counts of the reference's pyramids, one training iteration at the
+coarsest scale and at the next against a torch transcription of the
+reference's train_single_scale (SinGAN/training.py, models.py, functions.py)
+written here with the reference's state_dict names, resume, sampling, the
+scores (SIFID against the script's), and the applications (harmonization,
+editing, paint-to-image, super-resolution, animation) on trained smoke runs."""
 
 import jax
 import jax.numpy as jnp
@@ -315,6 +317,28 @@ def test_evaluation_scores_samples_against_the_image_and_its_baselines(run):
     assert scores["step"] == 4
     assert scores["patch_swd_shifted"] > 0 and scores["patch_swd_blurred"] > 0
     assert scores["patch_swd"] > 0 and scores["diversity"] > 0 and np.isfinite(scores["rec_psnr"])
+    assert "sifid" not in scores  # off by default: no weights to download
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::scipy.linalg.LinAlgWarning")
+def test_evaluation_scores_sifid_as_singans_script_with_the_weights_given(run, tmp_path):
+    from jaxgan import pictures, train
+    from tests.test_eval_sifid import _random_torchvision_inception, _script_sifid, _ScriptNet
+
+    workdir, config, _, trainer, states = run
+    net = _random_torchvision_inception().eval()
+    torch.save(net.state_dict(), tmp_path / "inception.pth")
+    with config.unlocked():
+        config = config.copy_and_resolve_references()
+        config.eval.sifid_weights = str(tmp_path / "inception.pth")
+    scores = train.evaluate(config, str(workdir))
+    # the evaluator's samples: one batch of eval.num_samples from its key
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(config.seed), 3), 0)
+    fakes = pictures.to_uint8(trainer.generate(states[4], key, config.eval.num_samples))
+    real = pictures.to_uint8(trainer.reals[-1])[0]
+    want = np.mean([_script_sifid(_ScriptNet(net, 1), real, fake) for fake in fakes])
+    assert scores["sifid"] == pytest.approx(want, rel=1e-3)
 
 
 # ------------------------------------------------------------ the image
@@ -335,3 +359,134 @@ def test_the_image_is_a_scikit_image_sample_or_a_file_rgb_without_alpha(tmp_path
         read_image(str(tmp_path / "missing.jpg"))
     with pytest.raises(ValueError, match="config.data.image 'astronautt' is neither a file nor a scikit-image"):
         read_image("astronautt")
+
+
+# ------------------------------------------------------- the applications
+def _reference_and_mask(trainer, tmp_path):
+    """The training image with a red box pasted in, and the box's mask."""
+    from jaxgan import pictures
+
+    real = pictures.to_uint8(trainer.real)[0]
+    ref, mask = real.copy(), np.zeros_like(real)
+    ref[8:16, 10:22] = mask[8:16, 10:22] = (255, 0, 0)
+    mask[8:16, 10:22] = 255
+    return pictures.write_png(tmp_path / "box.png", ref), pictures.write_png(tmp_path / "box_mask.png", mask)
+
+
+def test_an_injected_image_goes_through_the_scales_as_generation_from_that_scale(run):
+    trainer, state = run[3], run[4][4]
+    key = jax.random.key(7)
+    rec = trainer.draw_concat(state, 1, None)  # scale 1's input in the reconstruction
+    np.testing.assert_allclose(np.asarray(trainer.inject(state, key, rec, 1)),
+                               np.asarray(trainer.generate(state, key, 1, start_scale=1)), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_harmonization_editing_paint_and_animation_write_their_outputs(run, tmp_path):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from jaxgan import singan
+
+    workdir, config, _, trainer, _ = run
+    workdir = str(workdir)
+    ref, mask = _reference_and_mask(trainer, tmp_path)
+    h, w = trainer.real.shape[1:3]
+    out = singan.harmonize(config, workdir, ref, mask, 1)
+    assert [p.rsplit("/", 2)[1:] for p in out] == [["box", "mask_dilated.png"], ["box", "start_scale=1.png"]]
+    harmonized = np.asarray(Image.open(out[1]), np.float32)
+    assert harmonized.shape == (h, w, 3)
+    box = np.asarray(Image.open(ref), np.float32)[8:16, 10:22]
+    assert np.abs(harmonized[8:16, 10:22] - box).mean() > 5  # the box was re-rendered, not pasted back
+    edited = singan.harmonize(config, workdir, ref, mask, 1, editing=True)
+    assert [p.rsplit("/", 1)[1] for p in edited] == ["mask_dilated.png", "start_scale=1.png",
+                                                     "start_scale=1_masked.png"]
+    painted = singan.paint_to_image(config, workdir, ref, 1)
+    assert np.asarray(Image.open(painted)).shape == (h, w, 3)
+    with pytest.raises(ValueError, match="--start_scale .* must be in \\[1, 1\\], got 0"):
+        singan.paint_to_image(config, workdir, ref, 0)
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(blank)
+    with pytest.raises(ValueError, match="--mask is empty"):
+        singan.harmonize(config, workdir, ref, str(blank), 1)
+    # The command line: a GIF of the random walk from the coarsest scale.
+    result = subprocess.run([sys.executable, "-m", "jaxgan.singan", "animation", "--config",
+                             "configs/singan.py:smoke", "--config.data.image=coffee", f"--workdir={workdir}",
+                             "--start_scale=0", "--frames=6"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    gif = Image.open(workdir + "/animation/start_scale=0/alpha=0.1_beta=0.9.gif")
+    # 6 frames of 100 ms (Pillow merges equal neighbours, adding their times:
+    # the smoke model's frames differ by about 1e-5)
+    durations = []
+    for i in range(gif.n_frames):
+        gif.seek(i)
+        durations.append(gif.info["duration"])
+    assert gif.size == (w, h) and sum(durations) == 600
+
+
+def test_dilated_masks_are_the_references_disk_dilation_then_gaussian_blur():
+    from scipy import ndimage
+    from skimage import filters, morphology
+
+    from jaxgan.singan import dilate_mask
+
+    mask = -np.ones((1, 80, 90, 3), np.float32)
+    mask[0, 30:33, 40:50] = 1
+    for radius in (7, 20):
+        soft = dilate_mask(mask, radius)
+        ref = filters.gaussian(ndimage.binary_dilation(mask[0, :, :, 0] > 0, morphology.disk(radius)), sigma=5)
+        ref = (ref - ref.min()) / (ref.max() - ref.min())
+        np.testing.assert_allclose(soft[0, :, :, 0], ref, atol=1e-6)
+        assert soft.shape == mask.shape and soft.min() == 0 and soft.max() == 1
+    everywhere = dilate_mask(np.ones((1, 10, 10, 3), np.float32), 7)  # the reference divides by 0 here
+    np.testing.assert_array_equal(everywhere, 1)
+
+
+def test_animation_noise_walks_as_generate_gif():
+    trainer = SinGANTrainer(load())
+    state = jax.eval_shape(trainer.init_state, jax.random.key(0))
+    state = jax.tree_util.tree_map(lambda x: jnp.zeros(x.shape, x.dtype), state)
+    state = state.replace(z_opt=jax.random.normal(jax.random.key(1), state.z_opt.shape))
+    key = jax.random.key(2)
+    # start_scale 1: the coarsest scale keeps Z (z_opt) in every frame
+    walks = trainer.animation_noise(state, key, 5, start_scale=1)
+    np.testing.assert_array_equal(walks[0], np.broadcast_to(state.z_opt[0], walks[0].shape))
+    assert walks[1].shape == (5, *trainer._padded(1)[1:]) and np.all(walks[1][:, 0] != 0)  # noise over the padding
+    # alpha 1: every frame is Z; alpha 0, beta 1: z_t - z_{t-1} is the first step's 0.05 (r_0 - Z)
+    np.testing.assert_allclose(trainer.animation_noise(state, key, 4, start_scale=0, alpha=1.0)[0],
+                               np.broadcast_to(state.z_opt[0], (4, *state.z_opt.shape[1:])), atol=1e-6)
+    line = np.asarray(trainer.animation_noise(state, key, 5, start_scale=0, alpha=0.0, beta=1.0)[0])
+    np.testing.assert_allclose(np.diff(line, axis=0), np.broadcast_to(line[1] - line[0], (4, *line.shape[1:])),
+                               atol=1e-5)
+
+
+def test_the_animation_model_draws_noise_over_the_padding():
+    key = jax.random.key(0)
+    plain = SinGANTrainer(load()).noise(key, 1)
+    padded = SinGANTrainer(load("coffee", "--config.model.noise_padding=True")).noise(key, 1)
+    assert loader.load("configs/singan.py:animation_smoke", []).model.noise_padding
+    assert plain.shape == padded.shape
+    assert np.all(np.asarray(plain)[:, 0] == 0) and np.all(np.asarray(padded)[:, 0] != 0)
+
+
+@pytest.mark.slow
+def test_super_resolution_upscales_the_image_with_the_sr_model(tmp_path):
+    from PIL import Image
+
+    from jaxgan import singan, train
+
+    config = loader.load("configs/singan.py:sr_smoke", [])
+    trainer = SinGANTrainer(config)
+    assert trainer.num_scales == 2 and trainer.scales.scale_factor == 18 / 19  # min_size 18, the pyramid _SR's
+    summary = train.train_and_evaluate(config, str(tmp_path))
+    assert summary["step"] == 2
+    path = singan.super_resolve(config, str(tmp_path))
+    h, w = trainer.reals[-1].shape[1:3]
+    out = np.asarray(Image.open(path))
+    assert path.endswith("sr/x4.png") and out.shape == (4 * h, 4 * w, 3)
+    bicubic = imresize.singan_to_uint8(imresize.imresize_like_singan_np(trainer.reals[-1], 4.0))[0]
+    assert 0 < np.abs(out.astype(np.float32) - bicubic).mean() < 64  # the image, upscaled and re-rendered
+    with pytest.raises(ValueError, match="train with configs/singan.py:sr"):
+        singan.super_resolve(load(), str(tmp_path))

@@ -50,6 +50,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval.every_steps = 0
     c.eval.num_samples = 16
     c.eval.batch_size = 16
+    # SIFID in the scores: '' (off: the CPU checks use the patch SWD), 'torchvision' (the
+    # paper's: torchvision's ImageNet Inception, downloaded once) or a torch Inception-v3 .pth
+    c.eval.sifid_weights = ""
     c.ckpt.every_steps = 500
     c.log.every_steps = 100
     c.samples.every_steps = 500

@@ -29,7 +29,14 @@ def get_config() -> ml_collections.ConfigDict:
         num_layer=5, kernel_size=3,
         # the pyramid: coarsest shorter side min_size, finest longer side at
         # most max_size, the ratio between scales recomputed from scale_factor
-        min_size=25, max_size=250, scale_factor=0.75))
+        min_size=25, max_size=250, scale_factor=0.75,
+        # sr_factor > 0: the super-resolution model of SR.py (variant sr): the
+        # ratio between scales is that factor's step (imresize.singan_sr_scale)
+        # and the pyramid adjust_scales2image_SR's
+        sr_factor=0.0,
+        # the animation model (animation.py's animation_train, variant
+        # animation): noise drawn over the zero padding of G's input too
+        noise_padding=False))
 
     c.train.num_steps = 0  # not read: scales x iters_per_scale
     c.train.batch_size = 1  # not read (see the module docstring)
@@ -49,6 +56,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval.every_steps = 0
     c.eval.num_samples = 16
     c.eval.batch_size = 16
+    # SIFID in the scores: '' (off: the CPU checks use the patch SWD), 'torchvision' (the
+    # paper's: torchvision's ImageNet Inception, downloaded once) or a torch Inception-v3 .pth
+    c.eval.sifid_weights = ""
     c.ckpt.every_steps = 500
     c.log.every_steps = 100
     c.samples.every_steps = 500
@@ -68,4 +78,31 @@ def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.train.num_steps = 4
     c.samples.num = 4
     c.eval.num_samples = c.eval.batch_size = 4
+    return c
+
+
+def sr(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """SR.py's model for x4 super-resolution (`python -m jaxgan.singan sr`):
+    min_size 18, reconstruction weight 100, the scales 4^(1/6) apart."""
+    c.model.sr_factor = 4.0
+    c.model.min_size = 18
+    c.loss.alpha = 100.0
+    return c
+
+
+def animation(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """animation.py's model (`python -m jaxgan.singan animation`): min_size
+    20, noise over the padding."""
+    c.model.min_size = 20
+    c.model.noise_padding = True
+    return c
+
+
+def sr_smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The super-resolution model's smoke run: `smoke` at 28 px, which with
+    min_size 18 makes two scales, one step each."""
+    smoke(sr(c))
+    c.model.max_size = 28
+    c.train.iters_per_scale = 1
+    c.train.num_steps = 2
     return c

@@ -27,54 +27,55 @@ SKIMAGE_IMAGES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemis
                   "hubble_deep_field", "retina", "camera", "coins", "page")
 
 
-def read_image(spec: str) -> np.ndarray:
+def read_image(spec: str, what: str = "config.data.image") -> np.ndarray:
     """The image `spec` names (a file, or a scikit-image sample's name) as
-    uint8 [H, W, 3]; a clear error naming config.data.image otherwise."""
+    uint8 [H, W, 3]; a clear error naming `what` (the field or flag that gave
+    it) otherwise."""
     if not spec:
-        raise ValueError("config.data.image is empty: give an image file or a scikit-image sample name "
+        raise ValueError(f"{what} is empty: give an image file or a scikit-image sample name "
                          f"({', '.join(SKIMAGE_IMAGES[:4])}, ...)")
     if os.path.sep in spec or os.path.splitext(spec)[1] or os.path.exists(spec):
         if not os.path.isfile(spec):
-            raise FileNotFoundError(f"config.data.image: no file {spec!r}")
+            raise FileNotFoundError(f"{what}: no file {spec!r}")
         try:
             image = decode(spec)
         except BadImageError as e:
-            raise ValueError(f"config.data.image: {e}") from None
+            raise ValueError(f"{what}: {e}") from None
         if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
             # The references keep x[:, :, 0:3]: alpha is dropped, not composited.
             image = np.asarray(image.convert("RGBA"))
         else:
             image = np.asarray(to_mode(image, 3))
     else:
-        image = _skimage_sample(spec)
-    return _to_rgb(image, spec)
+        image = _skimage_sample(spec, what)
+    return _to_rgb(image, spec, what)
 
 
-def _skimage_sample(name: str) -> np.ndarray:
+def _skimage_sample(name: str, what: str) -> np.ndarray:
     try:
         import skimage.data
     except ImportError as e:  # pragma: no cover - a dependency of the package
-        raise ImportError("config.data.image names a scikit-image sample; install scikit-image") from e
+        raise ImportError(f"{what} names a scikit-image sample; install scikit-image") from e
     loader = getattr(skimage.data, name, None)
     if name.startswith("_") or not callable(loader):
-        raise ValueError(f"config.data.image {name!r} is neither a file nor a scikit-image sample "
+        raise ValueError(f"{what} {name!r} is neither a file nor a scikit-image sample "
                          f"(e.g. {', '.join(SKIMAGE_IMAGES)})")
     try:
         return np.asarray(loader())
     except Exception as e:  # samples outside the wheel need a download (pooch)
-        raise ValueError(f"config.data.image: scikit-image could not load {name!r} ({type(e).__name__}: {e}); "
+        raise ValueError(f"{what}: scikit-image could not load {name!r} ({type(e).__name__}: {e}); "
                          f"the samples inside its wheel are e.g. {', '.join(SKIMAGE_IMAGES)}") from None
 
 
-def _to_rgb(image: np.ndarray, spec: str) -> np.ndarray:
+def _to_rgb(image: np.ndarray, spec: str, what: str) -> np.ndarray:
     if image.dtype == bool:
         image = image.astype(np.uint8) * 255
     if image.dtype != np.uint8:
-        raise ValueError(f"config.data.image {spec!r}: expected 8-bit pixels, got {image.dtype}")
+        raise ValueError(f"{what} {spec!r}: expected 8-bit pixels, got {image.dtype}")
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3 or image.shape[-1] not in (1, 2, 3, 4):
-        raise ValueError(f"config.data.image {spec!r}: expected an H x W (x C) image, got shape {image.shape}")
+        raise ValueError(f"{what} {spec!r}: expected an H x W (x C) image, got shape {image.shape}")
     if image.shape[-1] in (1, 2):  # gray (+ alpha)
         image = np.repeat(image[..., :1], 3, axis=-1)
     return np.ascontiguousarray(image[..., :3])

@@ -43,7 +43,7 @@ resumed run continues in its scale at its iteration.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import flax
 import jax
@@ -72,16 +72,20 @@ class SinGANState:
     z_opt: Array  # [1, H0 + 2p, W0 + 2p, 3]: the coarsest scale's reconstruction noise, padded
 
 
-def build_pyramid(config: Any) -> tuple[list[np.ndarray], imresize.SinGANScales]:
-    """The training image's pyramid (coarsest first, each [1, H, W, 3] in
-    [-1, 1]) and its scales, as the reference's adjust_scales2image and
-    creat_reals_pyramid compute them."""
+def build_pyramid(config: Any) -> tuple[np.ndarray, list[np.ndarray], imresize.SinGANScales]:
+    """The training image ([1, H, W, 3] in [-1, 1]: the reference's `real`,
+    which the applications blend with), its pyramid (coarsest first, the
+    finest is `real` through one more uint8 round trip) and its scales, as
+    the reference's adjust_scales2image and creat_reals_pyramid compute them."""
     m = config.model
     image = imresize.singan_from_uint8(read_image(config.data.image))
+    # The super-resolution model (SR.py): the ratio between scales is the
+    # step of its upscaling, and the pyramid is adjust_scales2image_SR's.
+    scale_factor = 1 / imresize.singan_sr_scale(m.sr_factor)[0] if m.sr_factor else m.scale_factor
     real, scales = imresize.singan_adjust_scales2image(image, min_size=m.min_size, max_size=m.max_size,
-                                                       scale_factor_init=m.scale_factor)
+                                                       scale_factor_init=scale_factor, sr=bool(m.sr_factor))
     reals = imresize.singan_reals_pyramid(real, scales.scale_factor, scales.stop_scale)
-    return [r[None] for r in reals], scales
+    return real[None], [r[None] for r in reals], scales
 
 
 def _adam(config: Any) -> optax.GradientTransformation:
@@ -94,7 +98,7 @@ class SinGANTrainer(SingleImageTrainer):
     def __init__(self, config: Any, mesh: Any = None):
         self.config = config
         m = config.model
-        self.reals, self.scales = build_pyramid(config)
+        self.real, self.reals, self.scales = build_pyramid(config)
         self.shapes = [r.shape[1:3] for r in self.reals]
         self.num_scales = len(self.reals)
         self.widths = [scale_width(n, m.nfc, m.max_nfc) for n in range(self.num_scales)]
@@ -139,8 +143,11 @@ class SinGANTrainer(SingleImageTrainer):
         """N(0, 1) for scale n's G, padded; one channel copied to three at the
         coarsest scale (the reference's nc_z 3 above it)."""
         h, w = shape or self.shapes[n]
+        p = self.pad
+        if self.config.model.noise_padding:  # the reference's animation_train: noise over the padding too
+            h, w, p = h + 2 * p, w + 2 * p, 0
         z = jax.random.normal(key, (num, h, w, 1 if n == 0 else 3), jnp.float32)
-        return pad(jnp.broadcast_to(z, (num, h, w, 3)), self.pad)
+        return pad(jnp.broadcast_to(z, (num, h, w, 3)), p)
 
     def _g_eval(self, state: SinGANState, n: int, noise: Array, prev: Array) -> Array:
         return self.Gs[n].apply(state.g[n], noise, prev, train=False)
@@ -283,6 +290,31 @@ class SinGANTrainer(SingleImageTrainer):
         training image's size (SinGAN_generate: round(scale * size))."""
         return [(round(scale_v * h), round(scale_h * w)) for h, w in self.shapes]
 
+    def _pyramid(self, state: SinGANState, g_z: Array, first: int, shapes: list[tuple[int, int]],
+                 noise_at: Callable[[int, Array], Array], upto: Array | int | None = None) -> Array:
+        """Scales `first` .. the finest on `g_z` (scale `first`'s input image,
+        unpadded), scale i's noise `noise_at(i, prev)` (padded); each output
+        resized by 1 / scale_factor and cropped to the next shape (stretched
+        where the resize came out short, as the reference's upsampling). Scales
+        above `upto` only upsample the one below. G uses BatchNorm's running
+        statistics (the reference's G.eval())."""
+        for i in range(first, len(shapes)):
+            if i > first:
+                shape = shapes[i]
+                g_z = imresize.imresize_like_singan(g_z, 1 / self.scales.scale_factor)[:, :shape[0], :shape[1]]
+                if g_z.shape[1:3] != shape:
+                    g_z = resize_bilinear_align_corners(g_z, shape)
+            prev = pad(g_z, self.pad)
+            out = self._g_eval(state, i, state.noise_amp[i] * noise_at(i, prev) + prev, prev)
+            g_z = out if upto is None else jnp.where(i <= upto, out, g_z)
+        return jnp.clip(g_z, -1, 1)
+
+    def _rec_noise(self, state: SinGANState, i: int, num: int) -> Array:
+        """Scale i's reconstruction noise: z_opt at the coarsest, zeros above."""
+        if i == 0:
+            return jnp.broadcast_to(state.z_opt, (num, *state.z_opt.shape[1:]))
+        return jnp.zeros(self._padded(i), jnp.float32).repeat(num, 0)
+
     def generate(self, state: SinGANState, key: Array | None, num: int = 1, *, scale_v: float = 1.0,
                  scale_h: float = 1.0, start_scale: int = 0, upto: Array | int | None = None) -> Array:
         """The reference's SinGAN_generate: `num` random samples [num, H, W, 3]
@@ -291,26 +323,83 @@ class SinGANTrainer(SingleImageTrainer):
         zeros above: their output is the training image's reconstruction);
         key None draws nothing (the reconstruction). Scales above `upto` (a
         traced int allowed: the grid of a run in progress) only upsample the
-        one below. G uses BatchNorm's running statistics."""
-        upto = self.num_scales - 1 if upto is None else upto
+        one below."""
         shapes = self.sample_shapes(scale_v, scale_h)
         if start_scale > 0 and (scale_v, scale_h) != (1.0, 1.0):
             raise ValueError("samples of another size start at scale 0 (the reconstruction noise has the "
                              "training image's size)")
-        g_z = jnp.zeros((num, *shapes[0], 3), jnp.float32)
-        for i, shape in enumerate(shapes):
-            if i > 0:
-                g_z = imresize.imresize_like_singan(g_z, 1 / self.scales.scale_factor)[:, :shape[0], :shape[1]]
-                if g_z.shape[1:3] != shape:  # the resize came out short: stretched as the reference does
-                    g_z = resize_bilinear_align_corners(g_z, shape)
-            prev = pad(g_z, self.pad)
+
+        def noise_at(i, prev):
             if key is None or i < start_scale:
-                z = jnp.broadcast_to(state.z_opt, (num, *state.z_opt.shape[1:])) if i == 0 else jnp.zeros_like(prev)
-            else:
-                z = self.noise(jax.random.fold_in(key, i), i, num, shape)
-            out = self._g_eval(state, i, state.noise_amp[i] * z + prev, prev)
-            g_z = jnp.where(i <= upto, out, g_z)
-        return jnp.clip(g_z, -1, 1)
+                return self._rec_noise(state, 0, num) if i == 0 else jnp.zeros_like(prev)
+            return self.noise(jax.random.fold_in(key, i), i, num, shapes[i])
+
+        return self._pyramid(state, jnp.zeros((num, *shapes[0], 3), jnp.float32), 0, shapes, noise_at, upto)
+
+    def inject(self, state: SinGANState, key: Array, image: Array, scale: int) -> Array:
+        """The applications' SinGAN_generate(Gs[n:], ..., in_s=image, n=scale)
+        (harmonization, editing, paint-to-image): `image` [num, H, W, 3] of
+        scale `scale`'s shape goes through that scale and every finer one,
+        random noise at each."""
+        if image.shape[1:3] != self.shapes[scale]:
+            raise ValueError(f"the injected image is {image.shape[1:3]}; scale {scale} is {self.shapes[scale]}")
+        num = image.shape[0]
+        noise_at = lambda i, prev: self.noise(jax.random.fold_in(key, i), i, num)
+        return self._pyramid(state, image, scale, self.shapes, noise_at)
+
+    def super_resolve(self, state: SinGANState, key: Array, image: Array, sr_factor: float) -> Array:
+        """SR.py: the finest scale's G applied iter_num times, each time to
+        its last output upscaled by in_scale (`imresize.singan_sr_scale`; the
+        first time to `image` upscaled), random noise of its noise amplitude
+        each time; the result [num, sr_factor H, sr_factor W, 3] (truncated).
+        The model is the one of `configs/singan.py:sr` (trained with scale
+        factor 1 / in_scale)."""
+        in_scale, iter_num = imresize.singan_sr_scale(sr_factor)
+        up = 1 / (1 / in_scale)  # the reference's 1 / opt.scale_factor
+        h, w = image.shape[1:3]
+        num, last = image.shape[0], self.num_scales - 1
+        x = imresize.imresize_like_singan(image, up)
+        for j in range(iter_num):
+            if j > 0:
+                x = imresize.imresize_like_singan(x, up)
+            prev = pad(x, self.pad)
+            # SinGAN_generate's first scale draws one channel copied to three, as the coarsest scale does
+            z = self.noise(jax.random.fold_in(key, j), 0 if j == 0 else last, num, x.shape[1:3])
+            x = self._g_eval(state, last, state.noise_amp[last] * z + prev, prev)
+        return jnp.clip(x[:, :int(sr_factor * h), :int(sr_factor * w)], -1, 1)
+
+    def animation_noise(self, state: SinGANState, key: Array, frames: int, *, start_scale: int = 2,
+                        alpha: float = 0.1, beta: float = 0.9) -> list[Array]:
+        """generate_gif's random walks: per scale the noise of each frame
+        [frames, H + 2p, W + 2p, 3], drawn over the padding too. z_1 = 0.95
+        Z + 0.05 r, z_0 = Z; z_t = alpha Z + (1 - alpha) (z_{t-1} + beta
+        (z_{t-1} - z_{t-2}) + (1 - beta) r_t), Z the reconstruction noise, r
+        N(0, 1) (one channel copied to three at the coarsest scale); scales
+        below `start_scale` keep Z in every frame."""
+        walks = []
+        for i in range(self.num_scales):
+            Z = self._rec_noise(state, i, 1)[0]
+            if i < start_scale:
+                walks.append(jnp.broadcast_to(Z, (frames, *Z.shape)))
+                continue
+            draw = lambda k: jnp.broadcast_to(jax.random.normal(k, (*Z.shape[:2], 1 if i == 0 else 3)), Z.shape)
+            k0, kw = jax.random.split(jax.random.fold_in(key, i))
+
+            def step(carry, k):
+                z1, z2 = carry
+                z = alpha * Z + (1 - alpha) * (z1 + beta * (z1 - z2) + (1 - beta) * draw(k))
+                return (z, z1), z
+
+            _, zs = jax.lax.scan(step, (0.95 * Z + 0.05 * draw(k0), Z), jax.random.split(kw, frames))
+            walks.append(zs)
+        return walks
+
+    def animate(self, state: SinGANState, walks: list[Array]) -> Array:
+        """The frames [F, H, W, 3] of `animation_noise`'s walks (a slice of
+        frames at a time is fine: frames are independent given their noise)."""
+        num = walks[0].shape[0]
+        zeros = jnp.zeros((num, *self.shapes[0], 3), jnp.float32)
+        return self._pyramid(state, zeros, 0, self.shapes, lambda i, prev: walks[i])
 
     def grid_inputs(self, key: Array, num: int) -> Array:
         return jax.random.key_data(jax.random.split(key, num))

@@ -91,14 +91,20 @@ class SingleImageTrainer:
         baselines, the reconstruction's PSNR, the diversity of the SinGAN
         paper (per-pixel std over the samples, averaged, over the image's
         std) and the PSNR of the sample closest to the image (memorisation:
-        high means a sample copies the image)."""
-        from jaxgan.eval import patch_swd
+        high means a sample copies the image); with config.eval.sifid_weights
+        also SIFID (jaxgan.eval.sifid: the mean over the samples of the
+        image's SIFID to each, both as 8-bit pixels, as the script reads its
+        files)."""
+        from jaxgan import pictures
+        from jaxgan.eval import patch_swd, sifid
 
         real = self.reals[-1]
         baselines = {"patch_swd_blurred": patch_swd.blurred_baseline(real[0]).mean,
                      "patch_swd_shifted": patch_swd.shifted_baseline(real[0]).mean}
         generate = jax.jit(self.generate, static_argnums=2)
         cfg = self.config.eval
+        weights = cfg.sifid_weights
+        sifid_params = sifid.load_sifid_params(None if weights == "torchvision" else weights) if weights else None
 
         def evaluate(state) -> dict[str, float]:
             key = jax.random.fold_in(jax.random.key(self.config.seed), 3)
@@ -107,10 +113,15 @@ class SingleImageTrainer:
                                       for i in range(0, cfg.num_samples, cfg.batch_size)])
             rec = np.asarray(generate(state, None, 1))
             mse = np.mean(np.square(samples - real), axis=(1, 2, 3))
-            return {"patch_swd": patch_swd.patch_swd(samples, real[0]).mean, **baselines,
-                    "rec_psnr": psnr(rec, real),
-                    "diversity": float(np.mean(np.std(samples, axis=0)) / np.std(real)),
-                    "closest_sample_psnr": float(10 * np.log10(4 / max(np.min(mse), 1e-12)))}
+            scores = {"patch_swd": patch_swd.patch_swd(samples, real[0]).mean, **baselines,
+                      "rec_psnr": psnr(rec, real),
+                      "diversity": float(np.mean(np.std(samples, axis=0)) / np.std(real)),
+                      "closest_sample_psnr": float(10 * np.log10(4 / max(np.min(mse), 1e-12)))}
+            if sifid_params is not None:
+                fakes = pictures.to_uint8(samples)
+                reals = np.broadcast_to(pictures.to_uint8(real), fakes.shape)
+                scores["sifid"] = sifid.mean_sifid(reals, fakes, sifid_params, batch_size=cfg.batch_size)
+            return scores
 
         return evaluate
 

@@ -1,0 +1,239 @@
+"""SinGAN's applications on a trained pyramid, as the reference's scripts
+(github.com/tamarott/SinGAN: harmonization.py, editing.py, paint2image.py,
+SR.py, animation.py):
+
+    python -m jaxgan.singan harmonization --config configs/singan.py --workdir W \
+        --ref pasted.png --mask pasted_mask.png --start_scale 3
+    python -m jaxgan.singan editing       ... --ref edited.png --mask edited_mask.png --start_scale 3
+    python -m jaxgan.singan paint2image   ... --ref painting.png --start_scale 2
+    python -m jaxgan.singan sr            --config configs/singan.py:sr --workdir W_SR
+    python -m jaxgan.singan animation     --config configs/singan.py:animation --workdir W_ANIM \
+        [--start_scale 2 --alpha 0.1 --beta 0.9]
+
+--config and --workdir are the training run's (its latest checkpoint is
+used, or --step). The outputs go to W/<application>/...: PNGs, and a GIF for
+the animation. The reference image and mask may be any files PIL reads (or
+scikit-image samples); a reference of another width is resized to the
+training image's shape, as the reference does.
+
+- harmonization / editing: the reference image is shrunk to scale n - 1 of
+  the pyramid, upsampled to scale n and pushed through scales n.. with random
+  noise; the result replaces the image where the mask (dilated by a disk of
+  radius 7 / 20, blurred with a Gaussian of sigma 5) is set. Editing also
+  writes the unmasked output.
+- paint2image: the same injection of a painting, no mask. The reference's
+  optional colour quantisation (retraining scale n on k-means colours) is not
+  built.
+- sr: the model of `configs/singan.py:sr` (scales sr_factor^(1/k) apart)
+  upscales the training image x sr_factor by applying its finest G k times.
+- animation: a random walk in each scale's noise from `start_scale` up
+  (scales below keep the reconstruction noise), `--frames` frames at `--fps`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan import imresize, pictures
+from jaxgan.trainers.single_image import resize_bilinear_align_corners
+
+APPLICATIONS = ("harmonization", "editing", "paint2image", "sr", "animation")
+MASK_RADIUS = {"harmonization": 7, "editing": 20}  # dilate_mask's disks
+
+
+def restore(config: Any, workdir: str, step: int | None = None):
+    """(trainer, state) of a SinGAN run's latest checkpoint (or `step`)."""
+    from jaxgan import train
+
+    if config.trainer != "singan":
+        raise ValueError(f"the applications run on a SinGAN pyramid (config.trainer 'singan'); this config's "
+                         f"trainer is {config.trainer!r}")
+    trainer, _, state = train.restore_latest(config, workdir, step)
+    return trainer, state
+
+
+def read_as(trainer: Any, spec: str, what: str) -> np.ndarray:
+    """The image `spec` ([1, H, W, 3] in [-1, 1]); resized to the training
+    image's shape (imresize_to_shape, then cropped) when its width differs,
+    as the reference does."""
+    from jaxgan.data.single_image import read_image
+
+    x = imresize.singan_from_uint8(read_image(spec, what))[None]
+    h, w = trainer.real.shape[1:3]
+    if x.shape[2] != w:
+        x = imresize.imresize_like_singan_np(x, output_shape=(h, w))[:, :h, :w]
+    if x.shape[1:3] != (h, w):
+        raise ValueError(f"{what} {spec!r} is {x.shape[1]}x{x.shape[2]} after resizing to the training image's "
+                         f"width; the training image is {h}x{w}: give an image of its aspect ratio")
+    return x
+
+
+def dilate_mask(mask: np.ndarray, radius: int) -> np.ndarray:
+    """The reference's dilate_mask: the mask's first channel (set where its
+    uint8 value is not 0) dilated by a disk of `radius`, blurred with a
+    Gaussian of sigma 5 and rescaled to [0, 1]; [1, H, W, 3] float32."""
+    from skimage import filters, morphology
+
+    binary = imresize.singan_to_uint8(mask)[0, :, :, 0] > 0
+    if not binary.any():
+        raise ValueError("--mask is empty (no pixel set): nothing to harmonize or edit")
+    # a disk is symmetric: dilation (grey, of 0 / 1) is the binary dilation
+    dilated = morphology.dilation(binary.astype(np.uint8), morphology.disk(radius)).astype(np.float64)
+    x = (filters.gaussian(dilated, sigma=5).astype(np.float32) - 0.5) * 2  # np2torch's norm, undone below
+    span = x.max() - x.min()
+    # the dilated mask covers the whole image: all of it is replaced (the reference divides by 0)
+    x = (x - x.min()) / span if span > 0 else np.ones_like(x)
+    return np.repeat(x[None, :, :, None], 3, axis=-1)
+
+
+def injected_input(trainer: Any, image: np.ndarray, scale: int) -> np.ndarray:
+    """The input of scale `scale` made from `image` (the training image's
+    shape): shrunk to scale - 1 and upsampled by 1 / scale_factor, each time
+    cropped to that scale's shape (in_s of harmonization.py)."""
+    if not 1 <= scale <= trainer.num_scales - 1:
+        raise ValueError(f"--start_scale (the injection scale) must be in [1, {trainer.num_scales - 1}], got {scale}")
+    sf, last = trainer.scales.scale_factor, trainer.num_scales - 1
+    (h0, w0), (h1, w1) = trainer.shapes[scale - 1], trainer.shapes[scale]
+    x = imresize.imresize_like_singan_np(image, pow(sf, last - scale + 1))[:, :h0, :w0]
+    x = imresize.imresize_like_singan_np(x, 1 / sf)[:, :h1, :w1]
+    if x.shape[1:3] != (h1, w1):  # a resize came out short: stretched, as the reference's later scales
+        x = np.asarray(resize_bilinear_align_corners(jnp.asarray(x), (h1, w1)))
+    return x
+
+
+def _key(config: Any, seed: int | None) -> jax.Array:
+    return jax.random.fold_in(jax.random.key(config.seed if seed is None else seed), 4)
+
+
+def _out(workdir: str, *parts: str) -> str:
+    return os.path.join(workdir, *parts)
+
+
+def harmonize(config: Any, workdir: str, ref: str, mask: str, start_scale: int, *, editing: bool = False,
+              seed: int | None = None, step: int | None = None) -> list[str]:
+    """harmonization.py (editing.py with `editing`): returns the PNGs written
+    (the dilated mask, the output; editing also the unmasked output)."""
+    app = "editing" if editing else "harmonization"
+    trainer, state = restore(config, workdir, step)
+    image = read_as(trainer, ref, "--ref")
+    soft = dilate_mask(read_as(trainer, mask, "--mask"), MASK_RADIUS[app])
+    x = injected_input(trainer, image, start_scale)
+    out = np.asarray(jax.jit(trainer.inject, static_argnums=3)(state, _key(config, seed), jnp.asarray(x),
+                                                                start_scale))
+    blended = (1 - soft) * trainer.real + soft * out
+    root = _out(workdir, app, os.path.splitext(os.path.basename(ref))[0])
+    paths = [pictures.write_png(_out(root, "mask_dilated.png"), pictures.to_uint8(soft * 2 - 1)[0])]
+    if editing:
+        paths.append(pictures.write_png(_out(root, f"start_scale={start_scale}.png"), pictures.to_uint8(out)[0]))
+        paths.append(pictures.write_png(_out(root, f"start_scale={start_scale}_masked.png"),
+                                        pictures.to_uint8(blended)[0]))
+    else:
+        paths.append(pictures.write_png(_out(root, f"start_scale={start_scale}.png"), pictures.to_uint8(blended)[0]))
+    return paths
+
+
+def paint_to_image(config: Any, workdir: str, ref: str, start_scale: int, *, seed: int | None = None,
+                   step: int | None = None) -> str:
+    """paint2image.py (without colour quantisation): returns the PNG written."""
+    trainer, state = restore(config, workdir, step)
+    x = injected_input(trainer, read_as(trainer, ref, "--ref"), start_scale)
+    out = jax.jit(trainer.inject, static_argnums=3)(state, _key(config, seed), jnp.asarray(x), start_scale)
+    name = os.path.splitext(os.path.basename(ref))[0]
+    return pictures.write_png(_out(workdir, "paint2image", name, f"start_scale={start_scale}.png"),
+                              pictures.to_uint8(out)[0])
+
+
+def super_resolve(config: Any, workdir: str, *, seed: int | None = None, step: int | None = None) -> str:
+    """SR.py: the training image upscaled x config.model.sr_factor by the
+    model of `configs/singan.py:sr`; returns the PNG written."""
+    if not config.model.sr_factor:
+        raise ValueError("sr needs the super-resolution model: train with configs/singan.py:sr "
+                         "(config.model.sr_factor > 0)")
+    trainer, state = restore(config, workdir, step)
+    sr = jax.jit(trainer.super_resolve, static_argnums=3)
+    out = sr(state, _key(config, seed), jnp.asarray(trainer.reals[-1]), float(config.model.sr_factor))
+    return pictures.write_png(_out(workdir, "sr", f"x{config.model.sr_factor:g}.png"), pictures.to_uint8(out)[0])
+
+
+def animate(config: Any, workdir: str, *, start_scale: int = 2, alpha: float = 0.1, beta: float = 0.9,
+            frames: int = 100, fps: float = 10, seed: int | None = None, step: int | None = None) -> str:
+    """animation.py's generate_gif: `frames` frames of a random walk in the
+    noise of the scales from `start_scale` up; returns the GIF written."""
+    trainer, state = restore(config, workdir, step)
+    if not 0 <= start_scale < trainer.num_scales:
+        raise ValueError(f"--start_scale must be in [0, {trainer.num_scales - 1}], got {start_scale}")
+    if frames < 1 or fps <= 0:
+        raise ValueError(f"--frames must be >= 1 and --fps > 0, got {frames}, {fps}")
+    walks = jax.jit(trainer.animation_noise, static_argnums=2, static_argnames=("start_scale", "alpha", "beta"))(
+        state, _key(config, seed), frames, start_scale=start_scale, alpha=alpha, beta=beta)
+    render = jax.jit(trainer.animate)
+    chunk = max(1, int(config.eval.batch_size))
+    images = np.concatenate([pictures.to_uint8(render(state, [w[i:i + chunk] for w in walks]))
+                             for i in range(0, frames, chunk)])
+    path = _out(workdir, "animation", f"start_scale={start_scale}", f"alpha={alpha:g}_beta={beta:g}.gif")
+    return pictures.save_gif(path, images[:, None], duration_ms=round(1000 / fps), pad=0)
+
+
+def main(argv: list[str]) -> None:
+    from absl import flags
+
+    f = flags.FLAGS
+    if len(argv) != 2 or argv[1] not in APPLICATIONS:
+        raise SystemExit(f"usage: python -m jaxgan.singan {{{'|'.join(APPLICATIONS)}}} --config C --workdir W "
+                         "[flags]; --helpfull lists the flags")
+    app = argv[1]
+    config = f.config
+    try:
+        if app in MASK_RADIUS:
+            if not (f.ref and f.mask and f.start_scale is not None):
+                raise ValueError(f"{app} needs --ref, --mask and --start_scale")
+            paths = harmonize(config, f.workdir, f.ref, f.mask, f.start_scale, editing=app == "editing",
+                              seed=f.seed, step=f.step)
+        elif app == "paint2image":
+            if not (f.ref and f.start_scale is not None):
+                raise ValueError("paint2image needs --ref and --start_scale")
+            paths = [paint_to_image(config, f.workdir, f.ref, f.start_scale, seed=f.seed, step=f.step)]
+        elif app == "sr":
+            paths = [super_resolve(config, f.workdir, seed=f.seed, step=f.step)]
+        else:
+            start = 2 if f.start_scale is None else f.start_scale
+            paths = [animate(config, f.workdir, start_scale=start, alpha=f.alpha, beta=f.beta, frames=f.frames,
+                             fps=f.fps, seed=f.seed, step=f.step)]
+    except (FileNotFoundError, ValueError) as e:
+        if os.environ.get("JAXGAN_TRACEBACK"):
+            raise
+        raise SystemExit(f"error: {e} (JAXGAN_TRACEBACK=1 shows where)") from None
+    for path in paths:
+        print(f"wrote {path}", flush=True)
+
+
+def define_flags() -> None:
+    from absl import flags
+
+    from jaxgan import configs
+
+    configs.DEFINE_config_file("config", "The training run's config (configs/singan.py[:variant]).")
+    flags.DEFINE_string("workdir", None, "The training run's directory (its latest checkpoint is used).")
+    flags.DEFINE_string("ref", None, "harmonization / editing / paint2image: the reference image (a file).")
+    flags.DEFINE_string("mask", None, "harmonization / editing: the mask of the reference image (a file).")
+    flags.DEFINE_integer("start_scale", None, "The injection scale (harmonization, editing, paint2image: "
+                         "1 .. scales - 1); animation: the first scale that moves (default 2).")
+    flags.DEFINE_float("alpha", 0.1, "animation: the pull of the walk towards the reconstruction noise.")
+    flags.DEFINE_float("beta", 0.9, "animation: the walk's momentum.")
+    flags.DEFINE_integer("frames", 100, "animation: the number of frames.")
+    flags.DEFINE_float("fps", 10, "animation: frames per second.")
+    flags.DEFINE_integer("seed", None, "Random seed (default: config.seed).")
+    flags.DEFINE_integer("step", None, "The checkpoint's step (default: the latest).")
+    flags.mark_flags_as_required(["config", "workdir"])
+
+
+if __name__ == "__main__":
+    from absl import app as absl_app
+
+    define_flags()
+    absl_app.run(main)
