@@ -1,5 +1,5 @@
 """Defaults of ConSinGAN (`trainer = "consingan"`: jaxgan.trainers.consingan),
-on top of jaxgan.configs.base: the reference's unconditional generation
+on top of jaxgan.configs.single_image: the reference's unconditional generation
 (github.com/tohinz/ConSinGAN, ConSinGAN/config.py, main_train.py) unless a
 comment says otherwise.
 
@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxgan.configs import base
+from jaxgan.configs import single_image
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = base.base_config(trainer="consingan")
-    c.data.source = "single_image"
-    c.data.image = "rocket"  # a file, or a scikit-image sample (jaxgan.data.single_image)
-    c.data.num_classes = 0
-    c.data.image_size = 0  # not read: the pyramid keeps the image's aspect ratio
+    c = single_image.base_config("consingan", "rocket")
 
     c.model = ml_collections.ConfigDict(dict(
         arch="consingan",
@@ -32,31 +28,12 @@ def get_config() -> ml_collections.ConfigDict:
         lr_scale=0.1,  # learning rate x lr_scale per stage below the newest
         min_size=25, max_size=250))  # max_size: see cpu()
 
-    c.train.num_steps = 0  # not read: train_stages x iters_per_stage
-    c.train.batch_size = 1  # not read (see the module docstring)
-    c.train.iters_per_stage = 2000  # niter
-    c.train.d_steps = 3  # Dsteps
-    c.train.g_steps = 3  # Gsteps: Adam steps with one gradient
+    c.train.iters_per_stage = 2000  # niter; g_steps: Adam steps with one gradient
 
     # Adam for G and D, new at each stage; lr x gamma from decay_at x
     # iters_per_stage on (MultiStepLR([0.8 niter], 0.1)).
     c.optim = ml_collections.ConfigDict(dict(lr_g=5e-4, lr_d=5e-4, b1=0.5, b2=0.999, eps=1e-8,
                                              decay_at=0.8, gamma=0.1))
-    c.loss = ml_collections.ConfigDict(dict(
-        gp_weight=0.1,  # lambda_grad
-        alpha=10.0,  # reconstruction weight
-        noise_amp=0.1))  # noise amplitude = noise_amp x the RMSE of the stage's first reconstruction
-
-    c.eval.every_steps = 0
-    c.eval.num_samples = 16
-    c.eval.batch_size = 16
-    # SIFID in the scores: '' (off: the CPU checks use the patch SWD), 'torchvision' (the
-    # paper's: torchvision's ImageNet Inception, downloaded once) or a torch Inception-v3 .pth
-    c.eval.sifid_weights = ""
-    c.ckpt.every_steps = 500
-    c.log.every_steps = 100
-    c.samples.every_steps = 500
-    c.samples.num = 16
     return c
 
 
@@ -72,15 +49,10 @@ def cpu(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """Three stages of one step on a 40-pixel scikit-image photo, narrow networks."""
-    base.smoke(c)
-    c.data.source = "single_image"
-    c.data.image = "coffee"
+    single_image.smoke(c)
     c.model.nfc = 8
     c.model.train_stages = 3
     c.model.train_depth = 2
-    c.model.max_size = 40
     c.train.iters_per_stage = 1
     c.train.num_steps = 3
-    c.samples.num = 4
-    c.eval.num_samples = c.eval.batch_size = 4
     return c
