@@ -86,6 +86,22 @@ def get_config() -> ml_collections.ConfigDict:
     c.logan.rate = 0.8  # the share of examples that take each step (lo_rate)
     c.logan.cost_weight = 0.1  # weight of the steps' cost in the D and G losses (lo_lambda)
 
+    # U-Net GAN (Schonfeld et al. 2020; jaxgan.unetgan), off by default: the
+    # U-Net discriminator (jaxgan.models.unet_discriminator, built from
+    # model.d's fields; BigGAN only), its per-pixel loss, and CutMix of reals
+    # and fakes with the consistency term. The official code's flags in comments.
+    c.unet = ml_collections.ConfigDict()
+    c.unet.discriminator = False  # the U-Net D; D and G losses on its global and per-pixel outputs (--unet)
+    # CutMix (needs the U-Net D): '' off; 'batch': with probability cutmix_rate
+    # a D update trains on a CutMix batch alone (its encoder, decoder and
+    # consistency losses; --unet_mixup --full_batch_mixup, the paper's and the
+    # FFHQ script's); 'added': every D update adds those terms weighted by
+    # cutmix_rate (--unet_mixup, the CelebA script's).
+    c.unet.cutmix = ""
+    c.unet.cutmix_rate = 0.5  # 'batch': the probability (0.5); 'added': the weight (1)
+    c.unet.cutmix_warmup_steps = 0  # cutmix_rate ramps linearly from 0 over these steps (--slow_mixup --warmup_epochs)
+    c.unet.consistency_weight = 1.0  # the consistency term's weight (--consistency_loss_and_augmentation: 1)
+
     c.train.num_d_steps = 1
     c.train.grad_accum_steps = 8  # 2048 = 8 x 256, as BigGAN-PyTorch's bs256x8 script
 
@@ -172,6 +188,65 @@ def studiogan_classifier_head(cond_head: str, aux_head: str = "", **cond_loss) -
     return c
 
 
+# The official U-Net GAN training scripts (boschresearch/unetgan,
+# training_scripts/train_{ffhq,celeba}.sh): (resolution, batch, G lr, D lr,
+# CutMix mode, its rate, warm-up epochs, the dataset's images).
+UNETGAN_SCRIPTS = {
+    "ffhq": (256, 20, 1e-4, 5e-4, "batch", 0.5, 100, 70_000),
+    "celeba": (128, 50, 5e-5, 2e-4, "added", 1.0, 0, 202_599),
+}
+
+
+def unetgan(dataset: str) -> ml_collections.ConfigDict:
+    """U-Net GAN (Schonfeld et al. 2020) as its official scripts train it,
+    shared by configs/unetgan_{ffhq,celeba}.py: BigGAN's G and the U-Net D
+    (config.unet.discriminator), both at ch 64, unconditional, without
+    attention (--G_attn 0 --D_attn 0), dim_z 128 hierarchical, orthogonal
+    init, SN eps 1e-6, BN eps 1e-5, the non-saturating (BCE) loss, one D step
+    per G step, Adam betas (0, 0.999) eps 1e-6, EMA 0.9999 from step 21000,
+    CutMix with the consistency term (--unet_mixup
+    --consistency_loss_and_augmentation).
+
+    'ffhq': 256x256 FFHQ (a folder of its images: --config.data.folder),
+    batch 20, G 1e-4, D 5e-4; CutMix on whole batches with a probability that
+    ramps from 0 to 0.5 over 100 epochs (--full_batch_mixup --slow_mixup), here
+    in steps of 70,000 / 20 images.
+    'celeba': 128x128 CelebA (tfds celeb_a, the central square), batch 50,
+    G 5e-5, D 2e-4; CutMix's terms added to every D update at weight 1 (its
+    --warmup_epochs 20 does nothing without --slow_mixup).
+    The scripts run until stopped (num_epochs 10000): train.num_steps is ours.
+    """
+    if dataset not in UNETGAN_SCRIPTS:
+        raise ValueError(f"unknown U-Net GAN dataset {dataset!r}; choose one of {sorted(UNETGAN_SCRIPTS)}")
+    resolution, batch, g_lr, d_lr, cutmix, rate, warmup_epochs, images = UNETGAN_SCRIPTS[dataset]
+    c = get_config()
+    c.loss = "non_saturating"
+    c.model.resolution = c.data.image_size = resolution
+    c.model.sn_eps, c.model.bn_eps = 1e-6, 1e-5
+    c.model.g.update(ch=64, dim_z=128, shared_dim=0, hier=True, attention=(), init_style="ortho")
+    c.model.d.update(ch=64, attention=(), init_style="ortho")
+    c.unet.discriminator = True
+    c.unet.cutmix, c.unet.cutmix_rate = cutmix, rate
+    c.unet.cutmix_warmup_steps = warmup_epochs * images // batch
+    c.unet.consistency_weight = 1.0
+    c.train.batch_size = batch
+    c.train.num_d_steps = 1
+    c.train.grad_accum_steps = 1
+    c.train.num_steps = 500_000
+    c.optim.g.lr, c.optim.d.lr = g_lr, d_lr
+    for opt in (c.optim.g, c.optim.d):
+        opt.b1, opt.b2, opt.eps = 0.0, 0.999, 1e-6
+    c.ema.decay, c.ema.start_step = 0.9999, 21_000
+    c.data.num_classes = 0
+    if dataset == "ffhq":
+        c.data.source, c.data.name = "folder", ""
+    else:
+        c.data.source, c.data.name = "tfds", "celeb_a"
+    c.ckpt.every_steps = 10_000  # --save_every 10000
+    c.samples.every_steps = 4000  # --sample_every 4000
+    return c
+
+
 def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """The `:smoke` variant: base.smoke, and G and D at width 4 and at most 32x32
     (attention at 16 where the config has any). The architecture kind stays."""
@@ -188,6 +263,14 @@ def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
         c.model.d.embed_dim = min(c.model.d.embed_dim, 16)
     c.train.grad_accum_steps = min(c.train.grad_accum_steps, 2)
     c.ema.start_step = 2
+    return c
+
+
+def unetgan_smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The `:smoke` variant of a U-Net GAN config: `smoke`, with CutMix's
+    warm-up over 2 steps so that its terms count within the run's 4."""
+    c = smoke(c)
+    c.unet.cutmix_warmup_steps = min(c.unet.cutmix_warmup_steps, 2)
     return c
 
 

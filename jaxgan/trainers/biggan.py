@@ -34,6 +34,14 @@ BigGAN-PyTorch's `train_fns.GAN_training_function`:
   cost, weighted by config.logan.cost_weight, joins the D and the G loss, and
   the gradients go through the steps (second order); zCR's z + eps starts from
   the z before the steps, as StudioGAN's;
+- U-Net GAN (config.unet, jaxgan.unetgan): the U-Net discriminator, whose
+  per-pixel logits (D's 'pixel' head output) add the decoder's loss to D's
+  and G's; CutMix of reals and fakes (the fakes of the D step, made with the
+  reals' classes when class-conditional, so that a mixed image has one class)
+  with its encoder, decoder and consistency terms, either replacing a D
+  update's adversarial loss with probability config.unet.cutmix_rate
+  ('batch', one draw per D update) or added to it at that weight ('added'),
+  the rate ramping from 0 over config.unet.cutmix_warmup_steps;
 - with a mesh, the z and classes a step draws are constrained to the batch
   sharding: without it XLA computes the whole G batch on every device.
 Losses are float32 whatever the compute dtype.
@@ -49,11 +57,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import augment, losses, parallel, sampling
+from jaxgan import augment, losses, parallel, sampling, unetgan
 from jaxgan.eval.generated import ImageEvaluator
 from jaxgan.models import init_noise
 from jaxgan.models.biggan import BigGANDiscriminator, BigGANGenerator
 from jaxgan.models.biggan_deep import BigGANDeepDiscriminator, BigGANDeepGenerator
+from jaxgan.models.unet_discriminator import UNetDiscriminator
 from jaxgan.state import count_params, step_key
 from jaxgan.trainers import define_flag, define_image_sample_flags
 from jaxgan.trainers.protocol import BestMetric, Phase
@@ -98,6 +107,11 @@ def build_models(config: Any):
     if config.dtype not in DTYPES:
         raise ValueError(f"config.dtype must be one of {sorted(DTYPES)}, got {config.dtype!r}")
     G, D = ARCHS[m.arch]
+    if unet_discriminator(config):
+        if m.arch != "biggan":
+            raise ValueError(f"config.unet.discriminator builds the U-Net D from BigGAN's D blocks: it needs "
+                             f"config.model.arch 'biggan', got {m.arch!r}")
+        D = UNetDiscriminator
     common = dict(resolution=m.resolution, num_classes=num_classes(config), sn_eps=m.sn_eps, sn_iters=m.sn_iters,
                   dtype=DTYPES[config.dtype])
     g = G(**common, bn_eps=m.bn_eps, **m.g.to_dict())
@@ -156,6 +170,39 @@ def check_regularizers(reg: Any) -> None:
     if (reg.zcr_d_weight or reg.zcr_g_weight) and reg.zcr_radius <= 0:
         raise ValueError("config.reg.zcr_d_weight / zcr_g_weight need config.reg.zcr_radius > 0 (zCR compares "
                          f"G(z) with G(z + radius * eps)), got {reg.zcr_radius}")
+
+
+def unet_discriminator(config: Any) -> bool:
+    """Whether config.unet turns on the U-Net D (a config from before U-Net
+    GAN existed has no config.unet: off)."""
+    u = config.get("unet")
+    return bool(u is not None and u.discriminator)
+
+
+UNET_CUTMIX = ("", "batch", "added")
+
+
+def check_unet(config: Any) -> None:
+    """One-line errors for config.unet settings that cannot work."""
+    u = config.get("unet")
+    if u is None:
+        return
+    if u.cutmix not in UNET_CUTMIX:
+        raise ValueError(f"config.unet.cutmix must be one of {UNET_CUTMIX}, got {u.cutmix!r}")
+    if not u.cutmix:
+        return
+    if not u.discriminator:
+        raise ValueError("config.unet.cutmix needs the U-Net discriminator (config.unet.discriminator=True): "
+                         "CutMix's losses are per pixel")
+    if u.cutmix == "batch" and not 0 <= u.cutmix_rate <= 1:
+        raise ValueError(f"config.unet.cutmix_rate is a probability with cutmix 'batch', got {u.cutmix_rate}")
+    if u.cutmix_rate < 0 or u.cutmix_warmup_steps < 0 or u.consistency_weight < 0:
+        raise ValueError("config.unet.cutmix_rate, cutmix_warmup_steps and consistency_weight must be >= 0, got "
+                         f"{u.cutmix_rate}, {u.cutmix_warmup_steps}, {u.consistency_weight}")
+    if config.reg.diffaugment:
+        raise ValueError("config.unet.cutmix with config.reg.diffaugment: the consistency term compares D's "
+                         "per-pixel outputs on the mixed images with those on the reals and fakes, which "
+                         "DiffAugment would move; use one of them")
 
 
 def check_logan(config: Any) -> None:
@@ -222,6 +269,9 @@ class BigGANTrainer:
                                 mesh.devices.size)
         check_regularizers(config.reg)
         check_logan(config)
+        check_unet(config)
+        self.unet = unet_discriminator(config)
+        self.cutmix = config.unet.cutmix if self.unet else ""
         self.z_prior = config.model.get("z_prior", "normal")
         self.logan_steps, self.logan_eval_steps = logan_steps(config)
         try:
@@ -343,6 +393,29 @@ class BigGANTrainer:
         score = lambda z, _: (self.D.apply(d_variables, self.G.apply(g_variables, z, y), y_d), None)
         return self._latent_steps(score, z, draws)[0]
 
+    def _unet_d_loss(self, loss: Array, real_pixel: Array, fake_pixel: Array, x: Array, fake: Array,
+                     y: Array | None, d_train, key: Array, rate: Array | None, use_mix: Array | None,
+                     metrics: dict) -> Array:
+        """The U-Net D's loss from the adversarial loss on its global logits
+        (`loss`): plus the decoder's on the per-pixel logits; with CutMix, the
+        mixed batch's terms (jaxgan.unetgan) instead ('batch', where use_mix) or
+        added at weight `rate` ('added'). d_train: a train-mode D call
+        (images, labels) -> (logits, heads); metrics gets the terms."""
+        metrics["d_loss_real_pixel"], metrics["d_loss_fake_pixel"] = self.d_loss(real_pixel, fake_pixel)
+        loss = loss + metrics["d_loss_real_pixel"] + metrics["d_loss_fake_pixel"]
+        if not self.cutmix:
+            return loss
+        masks = unetgan.cutmix_masks(key, x.shape[0], x.shape[1])
+        mixed, heads = d_train(unetgan.mix(masks, x, fake), y)
+        enc, dec = unetgan.cutmix_d_loss(self.d_loss, mixed, heads["pixel"], masks)
+        cons = unetgan.cutmix_consistency(heads["pixel"], real_pixel, fake_pixel, masks)
+        mix_loss = enc + dec + self.config.unet.consistency_weight * cons
+        metrics.update(cutmix_enc=enc, cutmix_dec=dec, cutmix_consistency=cons, cutmix_rate=rate)
+        if self.cutmix == "added":
+            return loss + rate * mix_loss
+        metrics["cutmix_batch"] = use_mix.astype(jnp.float32)
+        return jnp.where(use_mix, mix_loss, loss)
+
     def _d_update(self, state: GANState, real: Array, labels: Array | None, key: Array):
         """One D update on one real batch (accumulated over micro-batches)."""
         cfg, k = self.config, self.config.train.grad_accum_steps
@@ -352,14 +425,22 @@ class BigGANTrainer:
         g_aux = {c: v for c, v in state.g.items() if c != "params"}
         d_aux = {c: v for c, v in state.d.items() if c != "params"}
         xs = (_microbatches(real, k), None if labels is None else _microbatches(labels, k), self._micro_keys(key))
+        mix_rate = use_mix = None
+        if self.cutmix:
+            u = cfg.unet
+            mix_rate = unetgan.cutmix_rate(state.step, u.cutmix_rate, u.cutmix_warmup_steps)
+            # 'batch': one draw per D update, shared by its micro-batches (a key apart from theirs).
+            use_mix = jax.random.uniform(jax.random.fold_in(key, 1)) < mix_rate
 
         def micro(carry, inputs):
             g_aux, d_aux, lecam, grads = carry
             x, y_real, mkey = inputs
             kz, kgp = jax.random.split(mkey)
             # The regularisers' keys are folded in, so that the draws above stay those of a run without them.
-            k_aug, k_cr, k_bcr, k_zcr, k_lo = (jax.random.fold_in(mkey, i) for i in range(1, 6))
+            k_aug, k_cr, k_bcr, k_zcr, k_lo, k_mix = (jax.random.fold_in(mkey, i) for i in range(1, 7))
             z, y_fake = self._sharded_inputs(kz, x.shape[0])
+            if self.cutmix and y_real is not None:  # a mixed image shows one class
+                y_fake = y_real
 
             def generate(g_aux, d_aux, d_params):
                 """The fakes, G in train mode: (fake, zCR's fake_eps or None, g_aux,
@@ -409,6 +490,9 @@ class BigGANTrainer:
                 loss = loss_real + loss_fake
                 metrics = {"d_loss_real": loss_real, "d_loss_fake": loss_fake,
                            "d_real": jnp.mean(d_real), "d_fake": jnp.mean(d_fake)}
+                if self.unet:
+                    loss = self._unet_d_loss(loss, out_real[1]["pixel"], out_fake[1]["pixel"], x, fake, y_real_d,
+                                             d_train, k_mix, mix_rate, use_mix, metrics)
                 if self.head != "projection":
                     term = self._cond_loss(out_real[1], y_real_d)
                     loss, metrics["cond_real"] = loss + cfg.cond_loss.weight * term, term
@@ -486,6 +570,9 @@ class BigGANTrainer:
                                                           mutable=list(d_aux))
                 metrics = {"g_loss": self.g_loss(logits)}
                 loss = metrics["g_loss"]
+                if self.unet:
+                    metrics["g_loss_pixel"] = self.g_loss(heads["pixel"])
+                    loss = loss + metrics["g_loss_pixel"]
                 if lo_cost is not None:
                     loss, metrics["logan_cost_g"] = loss + cfg.logan.cost_weight * lo_cost, lo_cost
                 if self.head != "projection":
@@ -543,7 +630,7 @@ class BigGANTrainer:
         if t.num_d_steps > 1 or t.grad_accum_steps > 1:
             return self._g_update(state, key)
         classifier = self.head != "projection"
-        names = ("g_loss",) + ("ortho_reg",) * bool(self.config.reg.ortho) \
+        names = ("g_loss",) + ("g_loss_pixel",) * self.unet + ("ortho_reg",) * bool(self.config.reg.ortho) \
             + ("zcr_g",) * bool(self.config.reg.zcr_g_weight) + ("cond_fake",) * classifier \
             + ("tac_g",) * (self.aux_head == "tac") + ("adc_g",) * (self.aux_head == "adc") \
             + ("logan_cost_g",) * bool(self.logan_steps)  # _g_update's metrics
