@@ -11,7 +11,7 @@ SR.py, animation.py):
         [--start_scale 2 --alpha 0.1 --beta 0.9]
 
 --config and --workdir are the training run's (its latest checkpoint is
-used, or --step). The outputs go to W/<application>/...: PNGs, and a GIF for
+used, or --step; a run of several images: --pyramid picks the image's). The outputs go to W/<application>/...: PNGs, and a GIF for
 the animation. The reference image and mask may be any files PIL reads (or
 scikit-image samples); a reference of another width is resized to the
 training image's shape, as the reference does.
@@ -46,15 +46,19 @@ APPLICATIONS = ("harmonization", "editing", "paint2image", "sr", "animation")
 MASK_RADIUS = {"harmonization": 7, "editing": 20}  # dilate_mask's disks
 
 
-def restore(config: Any, workdir: str, step: int | None = None):
-    """(trainer, state) of a SinGAN run's latest checkpoint (or `step`)."""
+def restore(config: Any, workdir: str, step: int | None = None, pyramid: int = 0):
+    """(trainer, state of pyramid `pyramid`) of a SinGAN run's latest
+    checkpoint (or `step`); runs of several images have a pyramid each."""
     from jaxgan import train
 
     if config.trainer != "singan":
         raise ValueError(f"the applications run on a SinGAN pyramid (config.trainer 'singan'); this config's "
                          f"trainer is {config.trainer!r}")
     trainer, _, state = train.restore_latest(config, workdir, step)
-    return trainer, state
+    if not 0 <= pyramid < trainer.num_pyramids:
+        raise ValueError(f"--pyramid must be in [0, {trainer.num_pyramids - 1}] (one per image of "
+                         f"config.data.image), got {pyramid}")
+    return trainer, trainer.pyramid(state, pyramid)
 
 
 def read_as(trainer: Any, spec: str, what: str) -> np.ndarray:
@@ -64,7 +68,7 @@ def read_as(trainer: Any, spec: str, what: str) -> np.ndarray:
     from jaxgan.data.single_image import read_image
 
     x = imresize.singan_from_uint8(read_image(spec, what))[None]
-    h, w = trainer.real.shape[1:3]
+    h, w = trainer.shapes[-1]
     if x.shape[2] != w:
         x = imresize.imresize_like_singan_np(x, output_shape=(h, w))[:, :h, :w]
     if x.shape[1:3] != (h, w):
@@ -114,19 +118,26 @@ def _out(workdir: str, *parts: str) -> str:
     return os.path.join(workdir, *parts)
 
 
+def _name(trainer: Any, pyramid: int, name: str) -> str:
+    """An output's name (a file's stem), its pyramid's index appended when
+    the run has several."""
+    name = os.path.splitext(os.path.basename(name))[0]
+    return f"{name}_pyramid{pyramid}" if trainer.num_pyramids > 1 else name
+
+
 def harmonize(config: Any, workdir: str, ref: str, mask: str, start_scale: int, *, editing: bool = False,
-              seed: int | None = None, step: int | None = None) -> list[str]:
+              seed: int | None = None, step: int | None = None, pyramid: int = 0) -> list[str]:
     """harmonization.py (editing.py with `editing`): returns the PNGs written
     (the dilated mask, the output; editing also the unmasked output)."""
     app = "editing" if editing else "harmonization"
-    trainer, state = restore(config, workdir, step)
+    trainer, state = restore(config, workdir, step, pyramid)
     image = read_as(trainer, ref, "--ref")
     soft = dilate_mask(read_as(trainer, mask, "--mask"), MASK_RADIUS[app])
     x = injected_input(trainer, image, start_scale)
     out = np.asarray(jax.jit(trainer.inject, static_argnums=3)(state, _key(config, seed), jnp.asarray(x),
                                                                 start_scale))
-    blended = (1 - soft) * trainer.real + soft * out
-    root = _out(workdir, app, os.path.splitext(os.path.basename(ref))[0])
+    blended = (1 - soft) * trainer.image(pyramid) + soft * out
+    root = _out(workdir, app, _name(trainer, pyramid, ref))
     paths = [pictures.write_png(_out(root, "mask_dilated.png"), pictures.to_uint8(soft * 2 - 1)[0])]
     if editing:
         paths.append(pictures.write_png(_out(root, f"start_scale={start_scale}.png"), pictures.to_uint8(out)[0]))
@@ -138,33 +149,35 @@ def harmonize(config: Any, workdir: str, ref: str, mask: str, start_scale: int, 
 
 
 def paint_to_image(config: Any, workdir: str, ref: str, start_scale: int, *, seed: int | None = None,
-                   step: int | None = None) -> str:
+                   step: int | None = None, pyramid: int = 0) -> str:
     """paint2image.py (without colour quantisation): returns the PNG written."""
-    trainer, state = restore(config, workdir, step)
+    trainer, state = restore(config, workdir, step, pyramid)
     x = injected_input(trainer, read_as(trainer, ref, "--ref"), start_scale)
     out = jax.jit(trainer.inject, static_argnums=3)(state, _key(config, seed), jnp.asarray(x), start_scale)
-    name = os.path.splitext(os.path.basename(ref))[0]
-    return pictures.write_png(_out(workdir, "paint2image", name, f"start_scale={start_scale}.png"),
-                              pictures.to_uint8(out)[0])
+    path = _out(workdir, "paint2image", _name(trainer, pyramid, ref), f"start_scale={start_scale}.png")
+    return pictures.write_png(path, pictures.to_uint8(out)[0])
 
 
-def super_resolve(config: Any, workdir: str, *, seed: int | None = None, step: int | None = None) -> str:
+def super_resolve(config: Any, workdir: str, *, seed: int | None = None, step: int | None = None,
+                  pyramid: int = 0) -> str:
     """SR.py: the training image upscaled x config.model.sr_factor by the
     model of `configs/singan.py:sr`; returns the PNG written."""
     if not config.model.sr_factor:
         raise ValueError("sr needs the super-resolution model: train with configs/singan.py:sr "
                          "(config.model.sr_factor > 0)")
-    trainer, state = restore(config, workdir, step)
+    trainer, state = restore(config, workdir, step, pyramid)
     sr = jax.jit(trainer.super_resolve, static_argnums=3)
-    out = sr(state, _key(config, seed), jnp.asarray(trainer.reals[-1]), float(config.model.sr_factor))
-    return pictures.write_png(_out(workdir, "sr", f"x{config.model.sr_factor:g}.png"), pictures.to_uint8(out)[0])
+    out = sr(state, _key(config, seed), jnp.asarray(trainer.finest(pyramid)), float(config.model.sr_factor))
+    return pictures.write_png(_out(workdir, "sr", _name(trainer, pyramid, f"x{config.model.sr_factor:g}") + ".png"),
+                              pictures.to_uint8(out)[0])
 
 
 def animate(config: Any, workdir: str, *, start_scale: int = 2, alpha: float = 0.1, beta: float = 0.9,
-            frames: int = 100, fps: float = 10, seed: int | None = None, step: int | None = None) -> str:
+            frames: int = 100, fps: float = 10, seed: int | None = None, step: int | None = None,
+            pyramid: int = 0) -> str:
     """animation.py's generate_gif: `frames` frames of a random walk in the
     noise of the scales from `start_scale` up; returns the GIF written."""
-    trainer, state = restore(config, workdir, step)
+    trainer, state = restore(config, workdir, step, pyramid)
     if not 0 <= start_scale < trainer.num_scales:
         raise ValueError(f"--start_scale must be in [0, {trainer.num_scales - 1}], got {start_scale}")
     if frames < 1 or fps <= 0:
@@ -175,7 +188,8 @@ def animate(config: Any, workdir: str, *, start_scale: int = 2, alpha: float = 0
     chunk = max(1, int(config.eval.batch_size))
     images = np.concatenate([pictures.to_uint8(render(state, [w[i:i + chunk] for w in walks]))
                              for i in range(0, frames, chunk)])
-    path = _out(workdir, "animation", f"start_scale={start_scale}", f"alpha={alpha:g}_beta={beta:g}.gif")
+    path = _out(workdir, "animation", _name(trainer, pyramid, f"start_scale={start_scale}"),
+                f"alpha={alpha:g}_beta={beta:g}.gif")
     return pictures.save_gif(path, images[:, None], duration_ms=round(1000 / fps), pad=0)
 
 
@@ -193,17 +207,18 @@ def main(argv: list[str]) -> None:
             if not (f.ref and f.mask and f.start_scale is not None):
                 raise ValueError(f"{app} needs --ref, --mask and --start_scale")
             paths = harmonize(config, f.workdir, f.ref, f.mask, f.start_scale, editing=app == "editing",
-                              seed=f.seed, step=f.step)
+                              seed=f.seed, step=f.step, pyramid=f.pyramid)
         elif app == "paint2image":
             if not (f.ref and f.start_scale is not None):
                 raise ValueError("paint2image needs --ref and --start_scale")
-            paths = [paint_to_image(config, f.workdir, f.ref, f.start_scale, seed=f.seed, step=f.step)]
+            paths = [paint_to_image(config, f.workdir, f.ref, f.start_scale, seed=f.seed, step=f.step,
+                                    pyramid=f.pyramid)]
         elif app == "sr":
-            paths = [super_resolve(config, f.workdir, seed=f.seed, step=f.step)]
+            paths = [super_resolve(config, f.workdir, seed=f.seed, step=f.step, pyramid=f.pyramid)]
         else:
             start = 2 if f.start_scale is None else f.start_scale
             paths = [animate(config, f.workdir, start_scale=start, alpha=f.alpha, beta=f.beta, frames=f.frames,
-                             fps=f.fps, seed=f.seed, step=f.step)]
+                             fps=f.fps, seed=f.seed, step=f.step, pyramid=f.pyramid)]
     except (FileNotFoundError, ValueError) as e:
         if os.environ.get("JAXGAN_TRACEBACK"):
             raise
@@ -229,6 +244,7 @@ def define_flags() -> None:
     flags.DEFINE_float("fps", 10, "animation: frames per second.")
     flags.DEFINE_integer("seed", None, "Random seed (default: config.seed).")
     flags.DEFINE_integer("step", None, "The checkpoint's step (default: the latest).")
+    flags.DEFINE_integer("pyramid", 0, "A run of several images (config.data.image 'a.png,b.png'): whose pyramid.")
     flags.mark_flags_as_required(["config", "workdir"])
 
 

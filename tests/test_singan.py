@@ -490,3 +490,38 @@ def test_super_resolution_upscales_the_image_with_the_sr_model(tmp_path):
     assert 0 < np.abs(out.astype(np.float32) - bicubic).mean() < 64  # the image, upscaled and re-rendered
     with pytest.raises(ValueError, match="train with configs/singan.py:sr"):
         singan.super_resolve(load(), str(tmp_path))
+
+
+# ----------------------------------------------------- several pyramids
+@pytest.mark.slow
+def test_several_images_train_as_a_batch_of_independent_pyramids(tmp_path):
+    from PIL import Image
+
+    from jaxgan.data.single_image import build, read_image
+
+    Image.fromarray(read_image("coffee")[:, ::-1]).save(tmp_path / "mirrored.png")
+    config = load(f"coffee,{tmp_path / 'mirrored.png'}")
+    both, second = SinGANTrainer(config), SinGANTrainer(load(str(tmp_path / "mirrored.png")))
+    assert both.num_pyramids == 2 and both.reals[0].shape == (2, *second.reals[0].shape)
+    np.testing.assert_array_equal(both.reals[-1][1], second.reals[-1])
+    np.testing.assert_array_equal(both.image(1), second.real)
+    assert next(iter(build(config.data, batch_size=2)))["image"].shape == (2, 400, 600, 3)  # as read
+    # One vmapped iteration is each pyramid's own iteration (its key, networks, statistics).
+    state = jax.jit(both.init_state)(jax.random.key(config.seed))
+    assert state.step.shape == () and state.noise_amp.shape == (2, 2)
+    after, metrics = jax.jit(both.train_step, static_argnums=0)(0, state, [jnp.asarray(r) for r in both.reals])
+    assert int(after.step) == 1 and all(m.shape == () for m in metrics.values())
+    want, _ = jax.jit(second.train_step, static_argnums=0)(0, both.pyramid(state, 1), second.reals)
+    got = jax.tree_util.tree_leaves_with_path(both.pyramid(after, 1))
+    for (path, x), y in zip(got, jax.tree_util.tree_leaves(want), strict=True):
+        name = jax.tree_util.keystr(path)
+        # conv biases before BatchNorm have float-noise gradients that Adam turns into moves of
+        # about lr (see _assert_close); everything else agrees to float rounding
+        noise = "['conv']['bias']" in name or name.endswith("['norm']['mean']")
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=5e-3 if noise else 2e-6, err_msg=name)
+    # The sample grid: a row per pyramid (the reconstruction, then samples).
+    keys = both.grid_inputs(jax.random.key(0), config.samples.num)
+    assert jax.eval_shape(both.sample_grid, after, keys).shape == (2 * config.samples.num, *second.shapes[-1], 3)
+    assert both.grid_columns == config.samples.num
+    with pytest.raises(ValueError, match="pyramids trained together need images of one size"):
+        SinGANTrainer(load("coffee,chelsea"))

@@ -3,7 +3,8 @@
 `config.data.image` is a path to any image file PIL reads, or the name of an
 image that scikit-image ships inside its wheel (`skimage.data.<name>`:
 'astronaut', 'chelsea', 'coffee', 'rocket', ...), so training runs with
-nothing downloaded. Like the references' `read_image`, only the RGB channels
+nothing downloaded; several of one size, comma-separated, train as a batch
+of pyramids (SinGAN). Like the references' `read_image`, only the RGB channels
 are kept (an alpha channel is dropped); a grayscale image is copied to R, G
 and B. `read_image` returns uint8 HWC; the trainers turn it into [-1, 1]
 (jaxgan.imresize.singan_from_uint8) and build their pyramids from it.
@@ -89,15 +90,22 @@ class SingleImage:
     def __init__(self, data_config: Any, *, batch_size: int, **_):
         from jaxgan.imresize import singan_from_uint8
 
-        self.image = singan_from_uint8(read_image(data_config.image))
-        self.image_shape = self.image.shape
+        specs = [spec.strip() for spec in data_config.image.split(",")]
+        images = [singan_from_uint8(read_image(spec)) for spec in specs]
+        for spec, image in zip(specs[1:], images[1:]):
+            if image.shape != images[0].shape:
+                raise ValueError(f"config.data.image: images trained together need one size: {specs[0]!r} is "
+                                 f"{images[0].shape[:2]}, {spec!r} {image.shape[:2]}")
+        self.images = np.stack(images)
+        self.image_shape = images[0].shape
         self.batch_size = batch_size
 
     def __iter__(self):
         return self
 
     def __next__(self) -> dict[str, np.ndarray]:
-        return {"image": np.broadcast_to(self.image, (self.batch_size, *self.image_shape)).copy()}
+        # several images (comma-separated): example b is image b mod their number
+        return {"image": self.images[np.arange(self.batch_size) % len(self.images)]}
 
     def get_state(self) -> dict[str, Any]:
         return {}

@@ -39,10 +39,19 @@ State: {step, rng, g, d, g_opt, d_opt (one entry per scale), noise_amp [S],
 z_opt (the coarsest scale's padded fixed noise)}; every scale's networks exist
 from the start, so a checkpoint restores into one fixed structure and a
 resumed run continues in its scale at its iteration.
+
+Several images of one size (config.data.image 'a.png,b.png', which none of
+the references do) train as a batch of independent pyramids in one program:
+every leaf of the state but the step gets a leading axis of pyramids (each
+its own networks, optimizers, statistics and key) and the iteration is
+vmapped over it; the metrics are the pyramids' means, the sample grid has a
+row per pyramid, the scores are averaged, and `pyramid(state, p)` is what
+sampling and the applications take.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import flax
@@ -72,13 +81,13 @@ class SinGANState:
     z_opt: Array  # [1, H0 + 2p, W0 + 2p, 3]: the coarsest scale's reconstruction noise, padded
 
 
-def build_pyramid(config: Any) -> tuple[np.ndarray, list[np.ndarray], imresize.SinGANScales]:
-    """The training image ([1, H, W, 3] in [-1, 1]: the reference's `real`,
-    which the applications blend with), its pyramid (coarsest first, the
-    finest is `real` through one more uint8 round trip) and its scales, as
+def build_pyramid(config: Any, spec: str) -> tuple[np.ndarray, list[np.ndarray], imresize.SinGANScales]:
+    """The training image `spec` ([1, H, W, 3] in [-1, 1]: the reference's
+    `real`, which the applications blend with), its pyramid (coarsest first,
+    the finest is `real` through one more uint8 round trip) and its scales, as
     the reference's adjust_scales2image and creat_reals_pyramid compute them."""
     m = config.model
-    image = imresize.singan_from_uint8(read_image(config.data.image))
+    image = imresize.singan_from_uint8(read_image(spec))
     # The super-resolution model (SR.py): the ratio between scales is the
     # step of its upscaling, and the pyramid is adjust_scales2image_SR's.
     scale_factor = 1 / imresize.singan_sr_scale(m.sr_factor)[0] if m.sr_factor else m.scale_factor
@@ -98,9 +107,21 @@ class SinGANTrainer(SingleImageTrainer):
     def __init__(self, config: Any, mesh: Any = None):
         self.config = config
         m = config.model
-        self.real, self.reals, self.scales = build_pyramid(config)
+        specs = [spec.strip() for spec in config.data.image.split(",")]
+        pyramids = [build_pyramid(config, spec) for spec in specs]
+        self.num_pyramids = len(pyramids)
+        self.real, self.reals, self.scales = pyramids[0]
+        for spec, (_, reals, scales) in zip(specs[1:], pyramids[1:]):
+            if scales != self.scales:
+                raise ValueError(f"config.data.image: pyramids trained together need images of one size: "
+                                 f"{specs[0]!r} gives scales {[r.shape[1:3] for r in self.reals]}, {spec!r} "
+                                 f"{[r.shape[1:3] for r in reals]}")
         self.shapes = [r.shape[1:3] for r in self.reals]
         self.num_scales = len(self.reals)
+        if self.num_pyramids > 1:  # a leading axis of pyramids: [P, 1, H, W, 3]
+            self.real = np.stack([p[0] for p in pyramids])
+            self.reals = [np.stack([p[1][n] for p in pyramids]) for n in range(self.num_scales)]
+            self.grid_columns = int(config.samples.num)  # a row of samples per pyramid
         self.widths = [scale_width(n, m.nfc, m.max_nfc) for n in range(self.num_scales)]
         self.min_widths = [scale_width(n, m.min_nfc, m.max_nfc) for n in range(self.num_scales)]
         self.Gs = [SinGANGenerator(w, mw, m.num_layer, 3, m.kernel_size) for w, mw in zip(self.widths, self.min_widths)]
@@ -120,12 +141,34 @@ class SinGANTrainer(SingleImageTrainer):
         return (1, h + 2 * self.pad, w + 2 * self.pad, 3)
 
     def init_state(self, key: Array) -> SinGANState:
+        """Every scale's networks; with several images, each leaf but the
+        step has a leading axis of pyramids (each its own networks and key)."""
+        if self.num_pyramids == 1:
+            return self._init_pyramid(key)
+        state = jax.vmap(self._init_pyramid)(jax.random.split(key, self.num_pyramids))
+        return state.replace(step=jnp.zeros((), jnp.int32))
+
+    def pyramid(self, state: SinGANState, p: int) -> SinGANState:
+        """Pyramid p's state (all of it when there is one)."""
+        if self.num_pyramids == 1:
+            return state
+        return jax.tree_util.tree_map(lambda x: x[p], state.replace(step=None)).replace(step=state.step)
+
+    def image(self, p: int = 0) -> np.ndarray:
+        """Pyramid p's training image [1, H, W, 3] (the reference's `real`)."""
+        return self.real if self.num_pyramids == 1 else self.real[p]
+
+    def finest(self, p: int = 0) -> np.ndarray:
+        """Pyramid p's finest scale [1, H, W, 3]."""
+        return self.reals[-1] if self.num_pyramids == 1 else self.reals[-1][p]
+
+    def _init_pyramid(self, key: Array) -> SinGANState:
         g, d, g_opt, d_opt = [], [], [], []
         for n in range(self.num_scales):
             kg, kd = jax.random.split(jax.random.fold_in(key, n))
             x = jnp.zeros(self._padded(n), jnp.float32)
             gv = self.Gs[n].init(kg, x, x)
-            dv = self.Ds[n].init(kd, self.reals[n])
+            dv = self.Ds[n].init(kd, jnp.zeros((1, *self.shapes[n], 3), jnp.float32))
             g.append(dict(gv))
             d.append(dict(dv))
             g_opt.append(self.adam.init(gv["params"]))
@@ -178,7 +221,18 @@ class SinGANTrainer(SingleImageTrainer):
         return jnp.where(it + 1 >= o.decay_at, lr * o.gamma, lr)
 
     def train_step(self, n: int, state: SinGANState, reals: list[Array]) -> tuple[SinGANState, dict[str, Array]]:
-        """One reference iteration at scale n (see the module docstring)."""
+        """One reference iteration at scale n (see the module docstring); with
+        several images, of every pyramid at once (vmapped: one program, each
+        pyramid its own networks, BatchNorm statistics and random numbers),
+        the metrics averaged over the pyramids."""
+        if self.num_pyramids == 1:
+            return self._iteration(n, state, reals)
+        axes = SinGANState(step=None, rng=0, g=0, d=0, g_opt=0, d_opt=0, noise_amp=0, z_opt=0)
+        state, metrics = jax.vmap(functools.partial(self._iteration, n), in_axes=(axes, 0),
+                                  out_axes=(axes, 0))(state, reals)
+        return state, jax.tree_util.tree_map(lambda m: jnp.mean(m, axis=0), metrics)
+
+    def _iteration(self, n: int, state: SinGANState, reals: list[Array]) -> tuple[SinGANState, dict[str, Array]]:
         cfg = self.config
         real = reals[n]
         it = state.step - n * self.iters  # the iteration within the scale, from 0
@@ -406,9 +460,12 @@ class SinGANTrainer(SingleImageTrainer):
 
     def sample_grid(self, state: SinGANState, keys: Array) -> Array:
         """The reconstruction, then random samples, of the scales trained so
-        far, at the finest scale's size."""
+        far, at the finest scale's size; with several images, a row each."""
         upto = self.current_scale(state)
-        rec = self.generate(state, None, 1, upto=upto)
-        rand = self.generate(state, jax.random.wrap_key_data(keys[0]), keys.shape[0] - 1, upto=upto)
-        return jnp.concatenate([rec, rand])
+        rows = []
+        for p in range(self.num_pyramids):
+            one = self.pyramid(state, p)
+            rows.append(self.generate(one, None, 1, upto=upto))
+            rows.append(self.generate(one, jax.random.wrap_key_data(keys[0]), keys.shape[0] - 1, upto=upto))
+        return jnp.concatenate(rows)
 

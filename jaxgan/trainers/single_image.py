@@ -72,6 +72,15 @@ class SingleImageTrainer:
     grid_text = None
     best_metric = None
     phase_name = "scale"  # the phases are <phase_name>0, <phase_name>1, ...
+    num_pyramids = 1  # images trained at once (SinGAN: a leading axis of pyramids in the state)
+
+    def pyramid(self, state: Any, p: int) -> Any:
+        """Pyramid p's state, what `generate` takes."""
+        return state
+
+    def finest(self, p: int = 0) -> np.ndarray:
+        """Pyramid p's finest scale [1, H, W, 3]."""
+        return self.reals[-1]
 
     def check_data(self, data: Any) -> None:
         pass  # the trainer reads config.data.image itself
@@ -98,29 +107,35 @@ class SingleImageTrainer:
         from jaxgan import pictures
         from jaxgan.eval import patch_swd, sifid
 
-        real = self.reals[-1]
-        baselines = {"patch_swd_blurred": patch_swd.blurred_baseline(real[0]).mean,
-                     "patch_swd_shifted": patch_swd.shifted_baseline(real[0]).mean}
+        reals = [self.finest(p) for p in range(self.num_pyramids)]
+        baselines = [{"patch_swd_blurred": patch_swd.blurred_baseline(real[0]).mean,
+                      "patch_swd_shifted": patch_swd.shifted_baseline(real[0]).mean} for real in reals]
         generate = jax.jit(self.generate, static_argnums=2)
         cfg = self.config.eval
         weights = cfg.sifid_weights
         sifid_params = sifid.load_sifid_params(None if weights == "torchvision" else weights) if weights else None
 
         def evaluate(state) -> dict[str, float]:
+            """The scores, averaged over the pyramids when there are several."""
+            scores = [evaluate_pyramid(self.pyramid(state, p), p) for p in range(self.num_pyramids)]
+            return {k: float(np.mean([one[k] for one in scores])) for k in scores[0]}
+
+        def evaluate_pyramid(state, p: int) -> dict[str, float]:
+            real = reals[p]
             key = jax.random.fold_in(jax.random.key(self.config.seed), 3)
             samples = np.concatenate([np.asarray(generate(state, jax.random.fold_in(key, i),
                                                           min(cfg.batch_size, cfg.num_samples - i)))
                                       for i in range(0, cfg.num_samples, cfg.batch_size)])
             rec = np.asarray(generate(state, None, 1))
             mse = np.mean(np.square(samples - real), axis=(1, 2, 3))
-            scores = {"patch_swd": patch_swd.patch_swd(samples, real[0]).mean, **baselines,
+            scores = {"patch_swd": patch_swd.patch_swd(samples, real[0]).mean, **baselines[p],
                       "rec_psnr": psnr(rec, real),
                       "diversity": float(np.mean(np.std(samples, axis=0)) / np.std(real)),
                       "closest_sample_psnr": float(10 * np.log10(4 / max(np.min(mse), 1e-12)))}
             if sifid_params is not None:
                 fakes = pictures.to_uint8(samples)
-                reals = np.broadcast_to(pictures.to_uint8(real), fakes.shape)
-                scores["sifid"] = sifid.mean_sifid(reals, fakes, sifid_params, batch_size=cfg.batch_size)
+                real_u8 = np.broadcast_to(pictures.to_uint8(real), fakes.shape)
+                scores["sifid"] = sifid.mean_sifid(real_u8, fakes, sifid_params, batch_size=cfg.batch_size)
             return scores
 
         return evaluate
@@ -164,10 +179,12 @@ class SingleImageTrainer:
         key = jax.random.fold_in(jax.random.key(config.seed if seed is None else seed), 2)
         generate = jax.jit(functools.partial(trainer.generate, scale_v=scale_v, scale_h=scale_h,
                                              start_scale=start_scale), static_argnums=2)
-        images = np.concatenate([pictures.to_uint8(generate(state, jax.random.fold_in(key, i),
+        # with several images, `num` samples of each pyramid (a grid row each)
+        images = np.concatenate([pictures.to_uint8(generate(trainer.pyramid(state, p), jax.random.fold_in(key, i),
                                                             min(batch_size, num - i)))
-                                 for i in range(0, num, batch_size)])
+                                 for p in range(trainer.num_pyramids) for i in range(0, num, batch_size)])
         name = "sample" if (start_scale, scale_v, scale_h) == (0, 1.0, 1.0) else \
             f"sample_start{start_scale}_v{scale_v:g}_h{scale_h:g}"
-        return write_image_samples(config, workdir, int(state.step), images, sample_format, name)
+        columns = num if trainer.num_pyramids > 1 else None
+        return write_image_samples(config, workdir, int(state.step), images, sample_format, name, columns)
 
