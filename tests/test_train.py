@@ -41,7 +41,10 @@ REGULARISED = [f"studiogan_biggan_{r}_cifar10.py" for r in ("diffaug", "lecam", 
 # head's D and G updates against the losses written out.
 HEADS = [f"studiogan_{h}_cifar10.py" for h in ("acgan", "tacgan", "adcgan", "contragan", "reacgan")]
 # Trained in their own tests: StudioGAN's LOGAN (unconditional), in tests/test_biggan_logan.py.
-TRAINED_ELSEWHERE = {"studiogan_logan_cifar10.py": "tests/test_biggan_logan.py"}
+TRAINED_ELSEWHERE = {"studiogan_logan_cifar10.py": "tests/test_biggan_logan.py",
+                     # U-Net GAN: the FFHQ smoke run trains there; CelebA's CutMix mode ('added')
+                     # is checked there as a D update against the loss written out
+                     "unetgan_ffhq.py": "tests/test_unetgan.py", "unetgan_celeba.py": "tests/test_unetgan.py"}
 
 
 def load_config(name: str, variant: str = ""):
