@@ -368,7 +368,7 @@ def _reference_and_mask(trainer, tmp_path):
 
     real = pictures.to_uint8(trainer.real)[0]
     ref, mask = real.copy(), np.zeros_like(real)
-    ref[8:16, 10:22] = mask[8:16, 10:22] = (255, 0, 0)
+    ref[8:16, 10:22] = (255, 0, 0)
     mask[8:16, 10:22] = 255
     return pictures.write_png(tmp_path / "box.png", ref), pictures.write_png(tmp_path / "box_mask.png", mask)
 
