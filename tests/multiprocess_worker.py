@@ -1,6 +1,7 @@
 """One process of tests/test_multiprocess.py (run as a script, not collected).
 
-    python tests/multiprocess_worker.py MODE WORKDIR OUT_NPZ [--devices N] [--set FIELD=VALUE ...]
+    python tests/multiprocess_worker.py MODE WORKDIR OUT_NPZ [MODE WORKDIR OUT_NPZ ...] [--devices N]
+                                        [--set FIELD=VALUE ...]
 
 MODE:
 - train: a training run as one process of several; the coordinator, process
@@ -15,6 +16,9 @@ MODE:
   asking jaxgan.preemption.Preemption after each whether to stop, and prints
   the step it stopped after (WORKDIR and OUT_NPZ are not used).
 Writes the final state's leaves to OUT_NPZ (process 0's file only names it).
+Several MODE WORKDIR OUT_NPZ triples run one after the other in this process
+(`reference ... restore ...`: one start-up, and with a compilation cache the
+restore reuses the reference's programs, which are the same).
 `--set train.num_steps=100` changes a field of the config (a Python literal).
 """
 
@@ -106,8 +110,20 @@ def preempt_loop():
     print(f"process {jax.process_index()} then agrees by {later.agreement}", flush=True)
 
 
+def runs(argv):
+    """The (MODE, WORKDIR, OUT_NPZ) triples before the first option."""
+    positional = argv[1:next((i for i, a in enumerate(argv) if a.startswith("--")), len(argv))]
+    if not positional or len(positional) % 3:
+        raise SystemExit(__doc__)
+    return [tuple(positional[i:i + 3]) for i in range(0, len(positional), 3)]
+
+
 def main():
-    mode, workdir, out = sys.argv[1:4]
+    for mode, workdir, out in runs(sys.argv):
+        run(mode, workdir, out)
+
+
+def run(mode, workdir, out):
     if mode == "preempt":
         preempt_loop()
         return
@@ -138,8 +154,11 @@ def main():
         _, _, state = train.restore_latest(config, workdir)
         save_state(state, out.replace(".npz", f"_{jax.process_index()}.npz"))
     elif mode == "reference":
-        train.build_input = BothShards
-        train.train_and_evaluate(config, workdir)
+        build_input, train.build_input = train.build_input, BothShards
+        try:
+            train.train_and_evaluate(config, workdir)
+        finally:
+            train.build_input = build_input
         _, _, state = train.restore_latest(config, workdir)
         save_state(state, out)
     elif mode == "restore":
