@@ -326,14 +326,35 @@ def _quickstart_quality(argv):
     return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
+def _random_inception_params():
+    """Random FID Inception weights drawn in numpy as flax's initializers draw
+    them (He-normal convolutions, LeCun-normal logits, identity BatchNorm): its
+    init would run the whole network, eagerly or compiled (25-50 s on 2 cores)."""
+    from jaxgan.eval import inception
+
+    shapes = jax.eval_shape(inception.FIDInceptionV3().init, jax.random.key(0), jnp.zeros((1, 75, 75, 3)))["params"]
+    rng = np.random.default_rng(0)
+
+    def draw(path, leaf):
+        name = path[-1].key
+        if name in ("scale", "var"):
+            return np.ones(leaf.shape, np.float32)
+        if name in ("bias", "mean", "fc_bias"):
+            return np.zeros(leaf.shape, np.float32)
+        assert name in ("kernel", "fc_kernel"), jax.tree_util.keystr(path)
+        gain = 2.0 if name == "kernel" else 1.0
+        return (rng.standard_normal(leaf.shape) * np.sqrt(gain / np.prod(leaf.shape[:-1]))).astype(np.float32)
+
+    return jax.tree_util.tree_map_with_path(draw, shapes)
+
+
 def test_in_training_evaluation_keeps_the_best_checkpoint_and_eval_mode(tmp_path, monkeypatch):
     # Random Inception weights (real ones cannot be downloaded here): this checks
     # the plumbing, not FID values; tests/test_eval_* check the metric itself.
-    from jaxgan.eval import inception, weights
+    from jaxgan.eval import weights
 
     monkeypatch.setenv("JAXGAN_CACHE", str(tmp_path / "cache"))
-    params = inception.FIDInceptionV3().init(jax.random.key(0), jnp.zeros((1, 75, 75, 3)))["params"]
-    weights.save_npz(jax.device_get(params), "random", tmp_path / "inception.npz")
+    weights.save_npz(_random_inception_params(), "random", tmp_path / "inception.npz")
     config = load_config("biggan_128.py", "smoke")
     with config.unlocked():
         config.train.num_steps = 2
