@@ -59,11 +59,12 @@ def test_tap_loop_conv_values_and_gradients(kernel_size, dtype):
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
-@pytest.mark.parametrize("padding", [((1, 0), (0, 2)), ((-1, 2), (1, -1))])
+@pytest.mark.parametrize("padding", [((1, 0), (0, 2)), ((-1, 2), (1, -1)), ((0, 0), (0, 0))])
 def test_tap_loop_with_explicit_padding(padding, dtype):
     """conv2d with padding other than 'SAME' (as the upsampling, pooling and
     stride-2 forms use it; a negative one crops, as some transposed
-    convolutions' phases do): values and gradients of XLA's convolution."""
+    convolutions' phases do; none, as SinGAN's and ConSinGAN's convolutions,
+    which the CPU form pads and crops): values and gradients of XLA's convolution."""
     form = lambda x, w: conv_forms.conv2d(x, w, padding)
     plain = lambda x, w: conv_forms.conv2d_xla(x, w, padding)
     out = jax.eval_shape(plain, jnp.zeros((2, 5, 7, 3)), jnp.zeros((2, 3, 3, 4))).shape
@@ -142,14 +143,16 @@ def test_stride2_forms_values_and_gradients(k, x_size, padding, dtype):
                           plain, x_shape, (k, k), out, dtype)
 
 
-@pytest.mark.parametrize("name", ["conv2d", "conv_stride2", "conv_transpose_stride2"])
+@pytest.mark.parametrize("name", ["conv2d", "conv2d_unpadded", "conv_stride2", "conv_transpose_stride2"])
 def test_second_derivatives_of_the_forms(name):
     """A gradient penalty differentiates the forms' gradients: the input
     gradient of sum(tanh(form(x, w)) * cot), squared and summed, has the
-    values and both gradients of the plain form's (5x5 kernels, odd sizes)."""
-    pad = ((2, 1), (1, 3))
+    values and both gradients of the plain form's (5x5 kernels, odd sizes;
+    with no padding, as SinGAN's critics)."""
+    pad = ((0, 0), (0, 0)) if name == "conv2d_unpadded" else ((2, 1), (1, 3))
     form, plain = {
         "conv2d": (lambda x, w: conv_forms.conv2d(x, w, pad), lambda x, w: conv_forms.conv2d_xla(x, w, pad)),
+        "conv2d_unpadded": (lambda x, w: conv_forms.conv2d(x, w, pad), lambda x, w: conv_forms.conv2d_xla(x, w, pad)),
         "conv_stride2": (lambda x, w: conv_forms.conv_stride2(x, w, pad), lambda x, w: _plain_conv_stride2(x, w, pad)),
         "conv_transpose_stride2": (lambda x, w: conv_forms.conv_transpose_stride2(x, w.transpose(0, 1, 3, 2), pad),
                                    lambda x, w: _plain_conv_transpose_stride2(x, w.transpose(0, 1, 3, 2), pad)),

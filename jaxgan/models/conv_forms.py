@@ -33,17 +33,28 @@ def conv2d_xla(x: Array, kernel: Array, padding) -> Array:
                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
+def _conv2d_cpu(x: Array, kernel: Array, padding) -> Array:
+    """conv2d_xla in the form XLA:CPU runs fast. Without padding (SinGAN's and
+    ConSinGAN's convolutions), it pads the width by one on each side and drops
+    the two extra output columns: XLA:CPU's unpadded convolution is about 1.4x
+    slower than its padded one with 4% more work (measured, 3x3, 64 -> 64
+    channels, 1x86x128: 11.0 ms against 7.7 ms on 2 cores; benchmarks/conv_forms.py)."""
+    if kernel.shape[1] > 1 and all(p == 0 for side in padding for p in side):
+        return conv2d_xla(x, kernel, ((0, 0), (1, 1)))[:, :, 1:-1]
+    return conv2d_xla(x, kernel, padding)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv2d(x: Array, kernel: Array, padding) -> Array:
     """conv2d_xla with explicit padding ((top, bottom), (left, right); a
     negative one crops) and gradients in the forms XLA:CPU runs fast: the
     input gradient as a forward convolution, the kernel gradient as one matrix
     product per kernel tap."""
-    return conv2d_xla(x, kernel, padding)
+    return _conv2d_cpu(x, kernel, padding)
 
 
 def _conv2d_fwd(x, kernel, padding):
-    return conv2d_xla(x, kernel, padding), (x, kernel)
+    return _conv2d_cpu(x, kernel, padding), (x, kernel)
 
 
 def _conv2d_bwd(padding, res, dy):
