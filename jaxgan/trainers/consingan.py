@@ -191,8 +191,11 @@ class ConSinGANTrainer(SingleImageTrainer):
             g = {"params": params} if stats_in is None else {"params": params, "batch_stats": stats_in}
             return self._g_apply(g, stages, noise_list, state.noise_amp)
 
+        # The fake's forward pass is kept for G's adversarial gradient, as the
+        # reference back-propagates through the fake it gave D (one G forward
+        # fewer per iteration: about 7% of stage 5's work at the CPU default).
         stats0 = state.g.get("batch_stats")
-        fake, _ = g_out(state.g["params"], noise, stats0)
+        fake, fake_vjp, fake_stats = jax.vjp(lambda p: g_out(p, noise, stats0), state.g["params"], has_aux=True)
         D = self.D
 
         def d_update(carry, key):
@@ -212,14 +215,14 @@ class ConSinGANTrainer(SingleImageTrainer):
         (d_params, d_opt), d_metrics = jax.lax.scan(d_update, (state.d["params"], state.d_opt),
                                                     jax.random.split(key_gp, cfg.train.d_steps))
 
-        def g_loss(g_params):
-            fake, stats = g_out(g_params, noise, stats0)
-            adv = -jnp.mean(D.apply({"params": d_params}, fake))
-            rec_img, stats = g_out(g_params, state.fixed_noise, stats)
-            rec = cfg.loss.alpha * jnp.mean(jnp.square(rec_img - real))
-            return adv + rec, (adv, rec, stats)
+        g_adv, adv_wrt_fake = jax.value_and_grad(lambda x: -jnp.mean(D.apply({"params": d_params}, x)))(fake)
 
-        (_, (g_adv, rec, g_stats)), grads = jax.value_and_grad(g_loss, has_aux=True)(state.g["params"])
+        def rec_loss(g_params):
+            rec_img, stats = g_out(g_params, state.fixed_noise, fake_stats)
+            return cfg.loss.alpha * jnp.mean(jnp.square(rec_img - real)), stats
+
+        (rec, g_stats), rec_grads = jax.value_and_grad(rec_loss, has_aux=True)(state.g["params"])
+        grads = jax.tree_util.tree_map(jnp.add, fake_vjp(adv_wrt_fake)[0], rec_grads)
         lrs = {k: lr_g * mult.get(k, 0.0) for k in grads}
 
         def g_update(carry, _):
