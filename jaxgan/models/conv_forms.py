@@ -38,7 +38,8 @@ def _conv2d_cpu(x: Array, kernel: Array, padding) -> Array:
     ConSinGAN's convolutions), it pads the width by one on each side and drops
     the two extra output columns: XLA:CPU's unpadded convolution is about 1.4x
     slower than its padded one with 4% more work (measured, 3x3, 64 -> 64
-    channels, 1x86x128: 11.0 ms against 7.7 ms on 2 cores; benchmarks/conv_forms.py)."""
+    channels, 1x86x128: 11.0 ms against 7.7 ms on 2 cores;
+    benchmarks/single_image_step.py)."""
     if kernel.shape[1] > 1 and all(p == 0 for side in padding for p in side):
         return conv2d_xla(x, kernel, ((0, 0), (1, 1)))[:, :, 1:-1]
     return conv2d_xla(x, kernel, padding)
