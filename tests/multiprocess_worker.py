@@ -9,7 +9,8 @@ MODE:
   JAX_PROCESS_ID, which jaxgan.parallel reads.
 - reference: one process whose input yields, at every step, the concatenation
   of the batches that processes 0 and 1 of a 2-process run read: the same
-  global batches, on one process.
+  global batches, on one process. Also writes the initial state's leaves to
+  OUT_NPZ with `_initial` before `.npz`.
 - restore: one process restores the latest checkpoint of WORKDIR, saves it, then
   trains two steps more from it.
 - preempt: no model: one process of several loops over a tiny collective step,
@@ -154,6 +155,12 @@ def run(mode, workdir, out):
         _, _, state = train.restore_latest(config, workdir)
         save_state(state, out.replace(".npz", f"_{jax.process_index()}.npz"))
     elif mode == "reference":
+        from jaxgan import parallel
+        from jaxgan.trainers import get_trainer
+
+        mesh = parallel.make_mesh()
+        initial, _ = train.create_state(get_trainer(config, mesh), config, mesh)
+        save_state(initial, out.replace(".npz", "_initial.npz"))
         build_input, train.build_input = train.build_input, BothShards
         try:
             train.train_and_evaluate(config, workdir)
