@@ -32,3 +32,29 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxgan-test-xla-cache-")
     atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+
+# The README's command runs the suite on two workers (`pytest -n 2 --dist
+# loadfile`: each test module on one worker, so a module's trained fixture is
+# built once). Workers take modules in collection order; these, the longest,
+# go first so that neither worker is left running one of them alone at the end.
+_LONGEST_MODULES_FIRST = (
+    "test_train.py",
+    "test_multiprocess.py",
+    "test_singan.py",
+    "test_biggan_regularizers.py",
+    "test_biggan_logan.py",
+    "test_unetgan.py",
+    "test_main.py",
+    "test_consingan.py",
+    "test_classic.py",
+    "test_pix2pixhd.py",
+    "test_seqgan.py",
+    "test_cyclegan.py",
+    "test_stargan.py",
+    "test_biggan_trainer.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(_LONGEST_MODULES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a module's tests stay together
