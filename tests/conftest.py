@@ -35,8 +35,10 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
 # The README's command runs the suite on two workers (`pytest -n 2 --dist
 # loadfile`: each test module on one worker, so a module's trained fixture is
-# built once). Workers take modules in collection order; these, the longest,
-# go first so that neither worker is left running one of them alone at the end.
+# built once). Workers take modules in collection order (with
+# --no-loadscope-reorder: xdist would otherwise order them by their number of
+# tests); these, the longest, go first so that neither worker is left running
+# one of them alone at the end.
 _LONGEST_MODULES_FIRST = (
     "test_train.py",
     "test_multiprocess.py",
