@@ -39,21 +39,24 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 # --no-loadscope-reorder: xdist would otherwise order them by their number of
 # tests); these, the longest, go first so that neither worker is left running
 # one of them alone at the end.
-_LONGEST_MODULES_FIRST = (
+_LONGEST_MODULES_FIRST = (  # by their summed test times in a CI run (--junitxml), longest first
     "test_train.py",
+    "test_biggan_regularizers.py",
     "test_multiprocess.py",
     "test_singan.py",
-    "test_biggan_regularizers.py",
-    "test_biggan_logan.py",
-    "test_unetgan.py",
-    "test_main.py",
-    "test_consingan.py",
     "test_classic.py",
     "test_pix2pixhd.py",
-    "test_seqgan.py",
+    "test_unetgan.py",
+    "test_biggan_logan.py",
     "test_cyclegan.py",
-    "test_stargan.py",
+    "test_biggan_heads.py",
     "test_biggan_trainer.py",
+    "test_seqgan.py",
+    "test_stargan.py",
+    "test_pix2pix.py",
+    "test_train_step_benchmark.py",
+    "test_models.py",
+    "test_consingan.py",
 )
 
 

@@ -218,3 +218,38 @@ def test_the_quality_benchmark_scores_a_run_and_its_untrained_generator(run):
                                         "--config.ckpt.max_to_keep=5"])
     assert result["step"] == 3 and result["image_shape"] == list(run[3].shapes[-1])
     assert result["untrained_patch_swd"] > 0 and result["patch_swd"] > 0 and result["diversity"] >= 0
+
+
+def test_several_images_train_as_a_batch_of_independent_pyramids(tmp_path):
+    from PIL import Image
+
+    from jaxgan.data.single_image import read_image
+
+    image = smoke_config().data.image
+    Image.fromarray(read_image(image)[:, ::-1]).save(tmp_path / "mirrored.png")
+    mirrored = str(tmp_path / "mirrored.png")
+    both = ConSinGANTrainer(smoke_config(f"--config.data.image={image},{mirrored}"))
+    second = ConSinGANTrainer(smoke_config(f"--config.data.image={mirrored}"))
+    assert both.num_pyramids == 2 and both.reals[0].shape == (2, *second.reals[0].shape)
+    np.testing.assert_array_equal(both.finest(1), second.reals[-1])
+    # One vmapped iteration is each pyramid's own iteration (its key, networks, noise), here
+    # stage 1's first: the new stage, its fixed noise and its amplitude start in it.
+    state = jax.jit(both.init_state)(jax.random.key(0))
+    assert state.step.shape == () and state.noise_amp.shape == (2, 3)
+    before = state.replace(step=state.step + both.iters)
+    after, metrics = jax.jit(both.train_step, static_argnums=0)(1, before, [np.asarray(r) for r in both.reals])
+    assert int(after.step) == both.iters + 1 and all(m.shape == () for m in metrics.values())
+    want, _ = jax.jit(second.train_step, static_argnums=0)(1, both.pyramid(before, 1), second.reals)
+    assert float(want.noise_amp[1]) > 0
+    for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(both.pyramid(after, 1)),
+                            jax.tree_util.tree_leaves(want), strict=True):
+        # batched and unbatched convolutions round apart; three Adam steps of D carry that to ~3e-6
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=1e-5, err_msg=jax.tree_util.keystr(path))
+    state = after
+    # The sample grid: a row per pyramid (the reconstruction, then samples).
+    num = both.config.samples.num
+    assert jax.eval_shape(both.sample_grid, state, both.grid_inputs(jax.random.key(0), num)).shape == \
+        (2 * num, *second.shapes[-1], 3)
+    assert both.grid_columns == num
+    with pytest.raises(ValueError, match="pyramids trained together need images of one size"):
+        ConSinGANTrainer(smoke_config(f"--config.data.image={image},astronaut"))

@@ -31,10 +31,15 @@ carries on across stages (the reference reloads it).
 State: {step, rng, g (every stage's parameters from the start; a stage not
 reached yet is overwritten when it starts), d, g_opt, d_opt, noise_amp
 [stages], fixed_noise (one array per stage)}.
+
+Several images of one size (config.data.image 'a.png,b.png') train as a
+batch of independent pyramids in one program, as SinGAN's
+(jaxgan.trainers.single_image.SingleImageTrainer.read_pyramids).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import flax
@@ -66,11 +71,12 @@ class ConSinGANState:
     fixed_noise: Any  # per stage: the reconstruction's noise
 
 
-def build_pyramid(config: Any) -> tuple[list[np.ndarray], imresize.ConSinGANScales]:
-    """The pyramid (coarsest first, each [1, H, W, 3] in [-1, 1]) and its
-    scales, as the reference's adjust_scales2image and create_reals_pyramid."""
+def build_pyramid(config: Any, spec: str) -> tuple[list[np.ndarray], imresize.ConSinGANScales]:
+    """The pyramid of the image `spec` (coarsest first, each [1, H, W, 3] in
+    [-1, 1]) and its scales, as the reference's adjust_scales2image and
+    create_reals_pyramid."""
     m = config.model
-    image = imresize.singan_from_uint8(read_image(config.data.image))
+    image = imresize.singan_from_uint8(read_image(spec))
     real, scales = imresize.consingan_adjust_scales2image(image, train_stages=m.train_stages, min_size=m.min_size,
                                                           max_size=m.max_size)
     reals = imresize.consingan_reals_pyramid(real, scales.scale_factor, scales.stop_scale)
@@ -85,8 +91,8 @@ class ConSinGANTrainer(SingleImageTrainer):
         m = config.model
         if m.train_depth < 1:
             raise ValueError(f"config.model.train_depth must be >= 1, got {m.train_depth}")
-        self.reals, self.scales = build_pyramid(config)
-        self.shapes = [tuple(r.shape[1:3]) for r in self.reals]
+        self.scales = self.read_pyramids(config, lambda spec: build_pyramid(config, spec))[0][1]
+        self.shapes = [tuple(r.shape[-3:-1]) for r in self.reals]
         self.num_scales = len(self.reals)
         self.iters = int(config.train.iters_per_stage)
         if self.iters < 1:
@@ -112,11 +118,15 @@ class ConSinGANTrainer(SingleImageTrainer):
         return sample_noise(key, shapes or self.shapes, stages, num, m.nfc, m.num_layer)
 
     def init_state(self, key: Array) -> ConSinGANState:
+        """G with every stage, D (of every pyramid: `init_pyramids`)."""
+        return self.init_pyramids(self._init_pyramid, key)
+
+    def _init_pyramid(self, key: Array) -> ConSinGANState:
         k_g, k_d = jax.random.split(key)
         noise = [jnp.zeros(s, jnp.float32) for s in self.noise_shapes(self.num_scales)]
         amp = jnp.ones((self.num_scales,), jnp.float32)
         g = init_noise.one_draw(lambda k: self.Gs[-1].init(k, noise, self.shapes, amp))(k_g)
-        d = init_noise.one_draw(lambda k: self.D.init(k, jnp.asarray(self.reals[0])))(k_d)
+        d = init_noise.one_draw(lambda k: self.D.init(k, jnp.zeros((1, *self.shapes[0], 3), jnp.float32)))(k_d)
         return ConSinGANState(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(key), g=dict(g), d=dict(d),
                               g_opt=self.adam.init(g["params"]), d_opt=self.adam.init(d["params"]),
                               noise_amp=jnp.zeros((self.num_scales,), jnp.float32), fixed_noise=noise)
@@ -171,7 +181,11 @@ class ConSinGANTrainer(SingleImageTrainer):
                              g_opt=self.adam.init(g_params), d_opt=self.adam.init(state.d["params"]))
 
     def train_step(self, s: int, state: ConSinGANState, reals: list[Array]) -> tuple[ConSinGANState, dict]:
-        """One reference iteration at stage s (see the module docstring)."""
+        """One reference iteration at stage s (see the module docstring); with
+        several images, of every pyramid at once (`step_pyramids`)."""
+        return self.step_pyramids(functools.partial(self._iteration, s), state, reals)
+
+    def _iteration(self, s: int, state: ConSinGANState, reals: list[Array]) -> tuple[ConSinGANState, dict]:
         cfg = self.config
         real = reals[s]
         it = state.step - s * self.iters
@@ -269,7 +283,12 @@ class ConSinGANTrainer(SingleImageTrainer):
 
     def sample_grid(self, state: ConSinGANState, key_data: Array) -> Array:
         """The reconstruction, then random samples, of the stages trained so
-        far, resized to the finest level's size (jitted once: one branch per stage)."""
+        far, resized to the finest level's size (jitted once: one branch per
+        stage); with several images, a row each."""
+        return jnp.concatenate([self._pyramid_grid(self.pyramid(state, p), key_data)
+                                for p in range(self.num_pyramids)])
+
+    def _pyramid_grid(self, state: ConSinGANState, key_data: Array) -> Array:
         num = self.config.samples.num
         h, w = self.shapes[-1]
 

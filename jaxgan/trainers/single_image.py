@@ -72,15 +72,60 @@ class SingleImageTrainer:
     grid_text = None
     best_metric = None
     phase_name = "scale"  # the phases are <phase_name>0, <phase_name>1, ...
-    num_pyramids = 1  # images trained at once (SinGAN: a leading axis of pyramids in the state)
+    # Several images of one size (config.data.image 'a.png,b.png', which none
+    # of the references do) train as a batch of independent pyramids in one
+    # program: every leaf of the state but the step gets a leading axis of
+    # pyramids (each its own networks, optimizers, statistics and key), and
+    # so does every level of `reals`.
+    num_pyramids = 1
+
+    def read_pyramids(self, config: Any, build: Callable[[str], tuple]) -> list[tuple]:
+        """`build(spec)` for each image of config.data.image (comma-separated),
+        whose first item is the pyramid (a list of [1, H, W, 3]); sets
+        `num_pyramids` and, for several, `reals` stacked [P, 1, H, W, 3] and a
+        grid row of samples per pyramid. Images of different pyramid shapes
+        fail, naming both."""
+        specs = [spec.strip() for spec in config.data.image.split(",")]
+        built = [build(spec) for spec in specs]
+        shapes = [[r.shape[1:3] for r in b[0]] for b in built]
+        for spec, shape in zip(specs[1:], shapes[1:]):
+            if shape != shapes[0]:
+                raise ValueError(f"config.data.image: pyramids trained together need images of one size: "
+                                 f"{specs[0]!r} gives scales {shapes[0]}, {spec!r} {shape}")
+        self.num_pyramids = len(specs)
+        self.reals = built[0][0]
+        if self.num_pyramids > 1:
+            self.reals = [np.stack([b[0][n] for b in built]) for n in range(len(self.reals))]
+            self.grid_columns = int(config.samples.num)  # a row of samples per pyramid
+        return built
+
+    def init_pyramids(self, init_one: Callable[[Array], Any], key: Array) -> Any:
+        """`init_one(key)` (a state), or with several images each pyramid's
+        from its own key, stacked, the step shared."""
+        if self.num_pyramids == 1:
+            return init_one(key)
+        state = jax.vmap(init_one)(jax.random.split(key, self.num_pyramids))
+        return state.replace(step=jnp.zeros((), jnp.int32))
+
+    def step_pyramids(self, iteration: Callable[[Any, list[Array]], tuple[Any, dict]], state: Any,
+                      reals: list[Array]) -> tuple[Any, dict]:
+        """`iteration(state, reals)`, or with several images every pyramid's
+        at once (vmapped: one program), the metrics averaged over them."""
+        if self.num_pyramids == 1:
+            return iteration(state, reals)
+        axes = jax.tree_util.tree_map(lambda _: 0, state.replace(step=None)).replace(step=None)
+        state, metrics = jax.vmap(iteration, in_axes=(axes, 0), out_axes=(axes, 0))(state, reals)
+        return state, jax.tree_util.tree_map(lambda m: jnp.mean(m, axis=0), metrics)
 
     def pyramid(self, state: Any, p: int) -> Any:
-        """Pyramid p's state, what `generate` takes."""
-        return state
+        """Pyramid p's state (all of it when there is one), what `generate` takes."""
+        if self.num_pyramids == 1:
+            return state
+        return jax.tree_util.tree_map(lambda x: x[p], state.replace(step=None)).replace(step=state.step)
 
     def finest(self, p: int = 0) -> np.ndarray:
         """Pyramid p's finest scale [1, H, W, 3]."""
-        return self.reals[-1]
+        return self.reals[-1] if self.num_pyramids == 1 else self.reals[-1][p]
 
     def check_data(self, data: Any) -> None:
         pass  # the trainer reads config.data.image itself
