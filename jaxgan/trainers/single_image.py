@@ -80,18 +80,20 @@ class SingleImageTrainer:
     num_pyramids = 1
 
     def read_pyramids(self, config: Any, build: Callable[[str], tuple]) -> list[tuple]:
-        """`build(spec)` for each image of config.data.image (comma-separated),
-        whose first item is the pyramid (a list of [1, H, W, 3]); sets
-        `num_pyramids` and, for several, `reals` stacked [P, 1, H, W, 3] and a
-        grid row of samples per pyramid. Images of different pyramid shapes
-        fail, naming both."""
+        """`build(spec)` for each image of config.data.image (comma-separated):
+        (the pyramid (a list of [1, H, W, 3]), its scales, ...); sets
+        `num_pyramids`, `reals` (stacked [P, 1, H, W, 3] for several) and, for
+        several, a grid row of samples per pyramid. Images whose pyramids
+        differ in shapes or scales fail, naming both."""
         specs = [spec.strip() for spec in config.data.image.split(",")]
         built = [build(spec) for spec in specs]
         shapes = [[r.shape[1:3] for r in b[0]] for b in built]
-        for spec, shape in zip(specs[1:], shapes[1:]):
-            if shape != shapes[0]:
+        for spec, shape, b in zip(specs[1:], shapes[1:], built[1:]):
+            if (shape, b[1]) != (shapes[0], built[0][1]):
+                factor = lambda b: getattr(b[1], "scale_factor", "?")
                 raise ValueError(f"config.data.image: pyramids trained together need images of one size: "
-                                 f"{specs[0]!r} gives scales {shapes[0]}, {spec!r} {shape}")
+                                 f"{specs[0]!r} gives scales {shapes[0]} (factor {factor(built[0])}), {spec!r} "
+                                 f"{shape} (factor {factor(b)})")
         self.num_pyramids = len(specs)
         self.reals = built[0][0]
         if self.num_pyramids > 1:
