@@ -5,14 +5,14 @@ SR.py, animation.py):
     python -m jaxgan.singan harmonization --config configs/singan.py --workdir W \
         --ref pasted.png --mask pasted_mask.png --start_scale 3
     python -m jaxgan.singan editing       ... --ref edited.png --mask edited_mask.png --start_scale 3
-    python -m jaxgan.singan paint2image   ... --ref painting.png --start_scale 2
+    python -m jaxgan.singan paint2image   ... --ref painting.png --start_scale 2 [--quantize]
     python -m jaxgan.singan sr            --config configs/singan.py:sr --workdir W_SR
     python -m jaxgan.singan animation     --config configs/singan.py:animation --workdir W_ANIM \
         [--start_scale 2 --alpha 0.1 --beta 0.9]
 
 --config and --workdir are the training run's (its latest checkpoint is
-used, or --step; a run of several images: --pyramid picks the image's). The outputs go to W/<application>/...: PNGs, and a GIF for
-the animation. The reference image and mask may be any files PIL reads (or
+used, or --step; a run of several images: --pyramid picks the image's).
+The outputs go to W/<application>/...: PNGs, and a GIF for the animation. The reference image and mask may be any files PIL reads (or
 scikit-image samples); a reference of another width is resized to the
 training image's shape, as the reference does.
 
@@ -21,9 +21,16 @@ training image's shape, as the reference does.
   noise; the result replaces the image where the mask (dilated by a disk of
   radius 7 / 20, blurred with a Gaussian of sigma 5) is set. Editing also
   writes the unmasked output.
-- paint2image: the same injection of a painting, no mask. The reference's
-  optional colour quantisation (retraining scale n on k-means colours) is not
-  built.
+- paint2image: the same injection of a painting, no mask. With --quantize
+  (the reference's --quantization_flag): the training image at scale n is
+  quantised to 5 colours (k-means), scale n is retrained from fresh networks
+  with its input image quantised to those colours at every iteration
+  (train_paint; kept in W/paint2image/quantized_models/ for the next paint),
+  and the painting, quantised to them at full size and resized to scale n,
+  goes through the retrained scale and those above. The reference reshapes its
+  [1, 3, H, W] tensors to (-1, 3), which clusters triples of neighbouring
+  values of one channel; here the clustered points are the pixels' colours,
+  as the paper describes.
 - sr: the model of `configs/singan.py:sr` (scales sr_factor^(1/k) apart)
   upscales the training image x sr_factor by applying its finest G k times.
 - animation: a random walk in each scale's noise from `start_scale` up
@@ -33,13 +40,14 @@ training image's shape, as the reference does.
 from __future__ import annotations
 
 import os
-from typing import Any
+import time
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import imresize, pictures
+from jaxgan import imresize, kmeans, pictures
 from jaxgan.trainers.single_image import resize_bilinear_align_corners
 
 APPLICATIONS = ("harmonization", "editing", "paint2image", "sr", "animation")
@@ -104,10 +112,7 @@ def injected_input(trainer: Any, image: np.ndarray, scale: int) -> np.ndarray:
     sf, last = trainer.scales.scale_factor, trainer.num_scales - 1
     (h0, w0), (h1, w1) = trainer.shapes[scale - 1], trainer.shapes[scale]
     x = imresize.imresize_like_singan_np(image, pow(sf, last - scale + 1))[:, :h0, :w0]
-    x = imresize.imresize_like_singan_np(x, 1 / sf)[:, :h1, :w1]
-    if x.shape[1:3] != (h1, w1):  # a resize came out short: stretched, as the reference's later scales
-        x = np.asarray(resize_bilinear_align_corners(jnp.asarray(x), (h1, w1)))
-    return x
+    return _stretched(imresize.imresize_like_singan_np(x, 1 / sf)[:, :h1, :w1], (h1, w1))
 
 
 def _key(config: Any, seed: int | None) -> jax.Array:
@@ -148,14 +153,86 @@ def harmonize(config: Any, workdir: str, ref: str, mask: str, start_scale: int, 
     return paths
 
 
-def paint_to_image(config: Any, workdir: str, ref: str, start_scale: int, *, seed: int | None = None,
-                   step: int | None = None, pyramid: int = 0) -> str:
-    """paint2image.py (without colour quantisation): returns the PNG written."""
+def paint_to_image(config: Any, workdir: str, ref: str, start_scale: int, *, quantize: bool = False,
+                   seed: int | None = None, step: int | None = None, pyramid: int = 0) -> list[str]:
+    """paint2image.py, colour-quantised with `quantize` (see the module's
+    docstring): returns the PNGs written, the output last."""
     trainer, state = restore(config, workdir, step, pyramid)
-    x = injected_input(trainer, read_as(trainer, ref, "--ref"), start_scale)
-    out = jax.jit(trainer.inject, static_argnums=3)(state, _key(config, seed), jnp.asarray(x), start_scale)
-    path = _out(workdir, "paint2image", _name(trainer, pyramid, ref), f"start_scale={start_scale}.png")
-    return pictures.write_png(path, pictures.to_uint8(out)[0])
+    image = read_as(trainer, ref, "--ref")
+    x = injected_input(trainer, image, start_scale)
+    key = _key(config, seed)
+    if not quantize:
+        out = jax.jit(trainer.inject, static_argnums=3)(state, key, jnp.asarray(x), start_scale)
+        path = _out(workdir, "paint2image", _name(trainer, pyramid, ref), f"start_scale={start_scale}.png")
+        return [pictures.write_png(path, pictures.to_uint8(out)[0])]
+
+    n, last = start_scale, trainer.num_scales - 1
+    h, w = trainer.shapes[n]
+    shrink = lambda a: _stretched(imresize.imresize_like_singan_np(a, pow(trainer.scales.scale_factor, last - n))
+                                  [:, :h, :w], (h, w))
+    centers, real_quant = colour_centers(shrink(trainer.image(pyramid)))
+    quantized = shrink(np.asarray(jax.jit(kmeans.quantize_to_centers)(jnp.asarray(image), jnp.asarray(centers))))
+    state = paint_trained(trainer, state, n, centers, jax.random.fold_in(key, 1), workdir, pyramid)
+    out = jax.jit(trainer.inject, static_argnums=3)(state, key, jnp.asarray(quantized), n)
+    root = _out(workdir, "paint2image", _name(trainer, pyramid, ref) + "_quantized")
+    return [pictures.write_png(_out(root, name + ".png"), pictures.to_uint8(a)[0]) for name, a in
+            (("real_quant", real_quant), ("in_paint", x), ("in_paint_quant", quantized),
+             (f"start_scale={n}", out))]
+
+
+def _stretched(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """x, stretched to `shape` where a resize came out short (as the
+    reference's later scales)."""
+    if x.shape[1:3] == shape:
+        return x
+    return np.asarray(resize_bilinear_align_corners(jnp.asarray(x), shape))
+
+
+def colour_centers(image: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's quant: k-means (scikit-learn's, k-means++ from
+    random_state 0, the 10 restarts its scikit-learn made by default) on the
+    pixels' colours of `image` [1, H, W, 3]; returns (the centers [k, 3],
+    the image with each pixel replaced by its center)."""
+    from sklearn.cluster import KMeans
+
+    pixels = image.reshape(-1, 3).astype(np.float32)
+    fit = KMeans(n_clusters=k, random_state=0, n_init=10).fit(pixels)
+    centers = fit.cluster_centers_.astype(np.float32)
+    return centers, centers[fit.labels_].reshape(image.shape)
+
+
+def paint_trained(trainer: Any, state: Any, n: int, centers: np.ndarray, key: jax.Array, workdir: str,
+                  pyramid: int = 0, log: Callable[[str], None] = print) -> Any:
+    """The reference's train_paint: `state` with scale n retrained from
+    fresh networks for iters_per_scale iterations (`trainer.paint_step`: its
+    input image quantised to `centers`); the retrained scale (its G and the
+    noise amplitudes) is read from W/paint2image/quantized_models/ when an
+    earlier paint of this checkpoint, scale and pyramid left it there."""
+    from flax import serialization
+
+    name = _name(trainer, pyramid, f"scale={n}_step={int(state.step)}") + ".msgpack"
+    path = _out(workdir, "paint2image", "quantized_models", name)
+    replace = lambda items, value: [value if i == n else x for i, x in enumerate(items)]
+    if os.path.exists(path):
+        log(f"paint2image: the retrained scale {n} from {path} (delete it to retrain)")
+        with open(path, "rb") as f:
+            kept = serialization.from_bytes({"g": state.g[n], "noise_amp": state.noise_amp}, f.read())
+        return state.replace(g=replace(state.g, kept["g"]), noise_amp=kept["noise_amp"])
+    g, d, g_opt, d_opt = trainer.init_scale(key, n)
+    trained = state.replace(step=jnp.int32(n * trainer.iters), rng=jax.random.key_data(key),
+                            g=replace(state.g, g), d=replace(state.d, d), g_opt=replace(state.g_opt, g_opt),
+                            d_opt=replace(state.d_opt, d_opt))
+    step = jax.jit(trainer.paint_step, static_argnums=(0, 3))
+    every, start = max(1, trainer.iters // 10), time.time()
+    for i in range(1, trainer.iters + 1):
+        trained, metrics = step(n, trained, jnp.asarray(centers), pyramid)
+        if i % every == 0 or i == trainer.iters:
+            log(f"paint2image: retraining scale {n} on {len(centers)} colours: {i}/{trainer.iters} iterations, "
+                f"rec {float(metrics['rec']):.4f}, {time.time() - start:.0f} s")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(serialization.to_bytes({"g": trained.g[n], "noise_amp": trained.noise_amp}))
+    return state.replace(g=replace(state.g, trained.g[n]), noise_amp=trained.noise_amp)
 
 
 def super_resolve(config: Any, workdir: str, *, seed: int | None = None, step: int | None = None,
@@ -211,8 +288,8 @@ def main(argv: list[str]) -> None:
         elif app == "paint2image":
             if not (f.ref and f.start_scale is not None):
                 raise ValueError("paint2image needs --ref and --start_scale")
-            paths = [paint_to_image(config, f.workdir, f.ref, f.start_scale, seed=f.seed, step=f.step,
-                                    pyramid=f.pyramid)]
+            paths = paint_to_image(config, f.workdir, f.ref, f.start_scale, quantize=f.quantize, seed=f.seed,
+                                   step=f.step, pyramid=f.pyramid)
         elif app == "sr":
             paths = [super_resolve(config, f.workdir, seed=f.seed, step=f.step, pyramid=f.pyramid)]
         else:
@@ -238,6 +315,9 @@ def define_flags() -> None:
     flags.DEFINE_string("mask", None, "harmonization / editing: the mask of the reference image (a file).")
     flags.DEFINE_integer("start_scale", None, "The injection scale (harmonization, editing, paint2image: "
                          "1 .. scales - 1); animation: the first scale that moves (default 2).")
+    flags.DEFINE_bool("quantize", False, "paint2image: colour-quantised (the reference's --quantization_flag): "
+                      "retrain the injection scale on the image's 5 k-means colours first (iters_per_scale "
+                      "iterations, kept in W/paint2image/quantized_models/).")
     flags.DEFINE_float("alpha", 0.1, "animation: the pull of the walk towards the reconstruction noise.")
     flags.DEFINE_float("beta", 0.9, "animation: the walk's momentum.")
     flags.DEFINE_integer("frames", 100, "animation: the number of frames.")

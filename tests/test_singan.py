@@ -260,6 +260,48 @@ def test_an_iteration_equals_the_references(run, n):
         assert float(after.noise_amp[0]) == 1.0
 
 
+def paint_state(trainer, state, n, key):
+    """`state` with scale n's networks fresh, at scale n's first iteration, as
+    train_paint starts."""
+    g, d, g_opt, d_opt = trainer.init_scale(key, n)
+    put = lambda items, x: [x if i == n else y for i, y in enumerate(items)]
+    return state.replace(step=jnp.int32(n * trainer.iters), rng=jax.random.key_data(key), g=put(state.g, g),
+                         d=put(state.d, d), g_opt=put(state.g_opt, g_opt), d_opt=put(state.d_opt, d_opt))
+
+
+@pytest.mark.parity
+def test_a_paint_iteration_equals_the_references_with_its_inputs_quantised(run):
+    from jaxgan.kmeans import quantize_to_centers
+    from jaxgan.singan import colour_centers
+
+    trainer, states = run[3:]
+    centers, _ = colour_centers(trainer.reals[1])
+    before = paint_state(trainer, states[4], 1, jax.random.key(5))
+    after, _ = jax.jit(trainer.paint_step, static_argnums=(0, 3))(1, before, jnp.asarray(centers), 0)
+    for i in (0,):  # the scales below are kept
+        _assert_close(after.g[i], states[4].g[i], atol=0)
+    noise_, prevs, alphas, z_opt = _jax_inputs(trainer, before, 1)
+    rec = np.asarray(trainer.draw_concat(before, 1, None))
+    real = trainer.reals[1]
+    amp = 0.1 * float(np.sqrt(np.mean((real - rec) ** 2)))  # of the unquantised reconstruction, as the reference
+    np.testing.assert_allclose(float(after.noise_amp[1]), amp, rtol=1e-5)
+    # The smoke model's images are nearly flat: k-means from the image's colours leaves
+    # clusters whose centers agree to 1e-7, and which label such a pixel gets depends on
+    # how its distances round (scikit-learn's and ours differ there). So the torch side
+    # takes jaxgan's quantisation, compared with scikit-learn's on real colours in
+    # tests/test_kmeans.py; what this checks is what train_paint quantises and trains.
+    quantize = lambda x: np.asarray(quantize_to_centers(jnp.asarray(x), jnp.asarray(centers)))
+    prevs = [quantize(p) for p in prevs]
+    assert len(np.unique(prevs[0].reshape(-1, 3), axis=0)) <= 5
+    z_prev = quantize(_pad(rec, trainer.pad))
+    netG = to_torch(before.g[1], TorchG(trainer.widths[1])).train()  # fresh: not scale 0's weights
+    netD = to_torch(before.d[1], TorchD(trainer.widths[1])).train()
+    reference_iteration(netG, netD, nchw(real), nchw(noise_), [nchw(p) for p in prevs], alphas, nchw(z_opt),
+                        nchw(z_prev), amp, first_scale=False)
+    _assert_close(after.g[1], from_torch(netG), atol=2e-5)
+    _assert_close(after.d[1]["params"], from_torch(netD)["params"], atol=2e-5)
+
+
 def test_scales_above_the_first_start_from_the_previous_weights_only_when_widths_match():
     trainer = SinGANTrainer(load("coffee", "--config.model.nfc=8", "--config.model.min_nfc=8"))
     assert trainer.widths == [8, 8]
@@ -403,7 +445,7 @@ def test_harmonization_editing_paint_and_animation_write_their_outputs(run, tmp_
     edited = singan.harmonize(config, workdir, ref, mask, 1, editing=True)
     assert [p.rsplit("/", 1)[1] for p in edited] == ["mask_dilated.png", "start_scale=1.png",
                                                      "start_scale=1_masked.png"]
-    painted = singan.paint_to_image(config, workdir, ref, 1)
+    painted = singan.paint_to_image(config, workdir, ref, 1)[-1]
     assert np.asarray(Image.open(painted)).shape == (h, w, 3)
     with pytest.raises(ValueError, match="--start_scale .* must be in \\[1, 1\\], got 0"):
         singan.paint_to_image(config, workdir, ref, 0)
@@ -424,6 +466,33 @@ def test_harmonization_editing_paint_and_animation_write_their_outputs(run, tmp_
         gif.seek(i)
         durations.append(gif.info["duration"])
     assert gif.size == (w, h) and sum(durations) == 600
+
+
+@pytest.mark.slow
+def test_quantised_paint_retrains_its_scale_once_and_paints_with_the_images_colours(run, tmp_path):
+    from PIL import Image
+
+    from jaxgan import singan
+
+    workdir, config, _, trainer, states = run
+    ref, _ = _reference_and_mask(trainer, tmp_path)
+    paths = singan.paint_to_image(config, str(workdir), ref, 1, quantize=True)
+    assert [p.rsplit("/", 2)[1:] for p in paths] == [["box_quantized", f"{name}.png"] for name in
+                                                     ("real_quant", "in_paint", "in_paint_quant", "start_scale=1")]
+    colours = np.asarray(Image.open(paths[0])).reshape(-1, 3)
+    assert len(np.unique(colours, axis=0)) == 5
+    assert np.asarray(Image.open(paths[-1])).shape == (*trainer.shapes[-1], 3)
+    # The retrained scale is kept: a second paint reads it instead of training.
+    saved = workdir / "paint2image" / "quantized_models" / "scale=1_step=4.msgpack"
+    assert saved.exists()
+    logs = []
+    centers = np.zeros((5, 3), np.float32)  # not used: nothing is trained
+    kept = singan.paint_trained(trainer, states[4], 1, centers, jax.random.key(0), str(workdir), log=logs.append)
+    assert logs == [f"paint2image: the retrained scale 1 from {saved} (delete it to retrain)"]
+    _assert_close(kept.g[0], states[4].g[0], atol=0)
+    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(jax.tree_util.tree_leaves(kept.g[1]["params"]),
+                                                            jax.tree_util.tree_leaves(states[4].g[1]["params"])))
+    assert moved > 1e-2  # scale 1 is the retrained one, not the run's
 
 
 def test_dilated_masks_are_the_references_disk_dilation_then_gaussian_blur():

@@ -60,7 +60,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxgan import imresize
+from jaxgan import imresize, kmeans
 from jaxgan.data.single_image import read_image
 from jaxgan.models.singan import SinGANDiscriminator, SinGANGenerator, input_padding, scale_width
 from jaxgan.state import count_params, step_key
@@ -140,19 +140,18 @@ class SinGANTrainer(SingleImageTrainer):
         """Pyramid p's training image [1, H, W, 3] (the reference's `real`)."""
         return self.real if self.num_pyramids == 1 else self.real[p]
 
+    def init_scale(self, key: Array, n: int) -> tuple[dict, dict, Any, Any]:
+        """Scale n's fresh (G, D, G's Adam, D's Adam), `key` the pyramid's."""
+        kg, kd = jax.random.split(jax.random.fold_in(key, n))
+        x = jnp.zeros(self._padded(n), jnp.float32)
+        gv = dict(self.Gs[n].init(kg, x, x))
+        dv = dict(self.Ds[n].init(kd, jnp.zeros((1, *self.shapes[n], 3), jnp.float32)))
+        return gv, dv, self.adam.init(gv["params"]), self.adam.init(dv["params"])
+
     def _init_pyramid(self, key: Array) -> SinGANState:
-        g, d, g_opt, d_opt = [], [], [], []
-        for n in range(self.num_scales):
-            kg, kd = jax.random.split(jax.random.fold_in(key, n))
-            x = jnp.zeros(self._padded(n), jnp.float32)
-            gv = self.Gs[n].init(kg, x, x)
-            dv = self.Ds[n].init(kd, jnp.zeros((1, *self.shapes[n], 3), jnp.float32))
-            g.append(dict(gv))
-            d.append(dict(dv))
-            g_opt.append(self.adam.init(gv["params"]))
-            d_opt.append(self.adam.init(dv["params"]))
-        return SinGANState(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(key), g=g, d=d, g_opt=g_opt,
-                           d_opt=d_opt, noise_amp=jnp.zeros((self.num_scales,), jnp.float32),
+        g, d, g_opt, d_opt = zip(*(self.init_scale(key, n) for n in range(self.num_scales)))
+        return SinGANState(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(key), g=list(g), d=list(d),
+                           g_opt=list(g_opt), d_opt=list(d_opt), noise_amp=jnp.zeros((self.num_scales,), jnp.float32),
                            z_opt=jnp.zeros(self._padded(0), jnp.float32))
 
     def param_counts(self, state: SinGANState) -> dict[str, int]:
@@ -205,13 +204,31 @@ class SinGANTrainer(SingleImageTrainer):
         the metrics averaged over the pyramids."""
         return self.step_pyramids(functools.partial(self._iteration, n), state, reals)
 
-    def _iteration(self, n: int, state: SinGANState, reals: list[Array]) -> tuple[SinGANState, dict[str, Array]]:
+    def paint_step(self, n: int, state: SinGANState, centers: Array,
+                   p: int = 0) -> tuple[SinGANState, dict[str, Array]]:
+        """One iteration of the reference's train_paint at scale n of
+        pyramid p (its state: `pyramid(state, p)`): as training's, with every
+        `prev` G is given (the random one of each D step, the reconstruction's
+        of the G steps) quantised to the colours `centers` [K, 3]
+        (`kmeans.quantize_to_centers`), and scale n starting from the state's
+        networks, not from scale n - 1's."""
+        if not 1 <= n < self.num_scales:
+            raise ValueError(f"the paint scale must be in [1, {self.num_scales - 1}], got {n}")
+        reals = self.reals if self.num_pyramids == 1 else [r[p] for r in self.reals]
+        return self._iteration(n, state, reals, centers=centers)
+
+    def _iteration(self, n: int, state: SinGANState, reals: list[Array],
+                   centers: Array | None = None) -> tuple[SinGANState, dict[str, Array]]:
         cfg = self.config
         real = reals[n]
         it = state.step - n * self.iters  # the iteration within the scale, from 0
         key_noise, key_z, key_d, key_gp = jax.random.split(step_key(state), 4)
         g_vars, d_vars = state.g[n], state.d[n]
-        if n > 0 and (self.widths[n], self.min_widths[n]) == (self.widths[n - 1], self.min_widths[n - 1]):
+        # The reference's colour-quantised paint training (train_paint) quantises
+        # the padded input image, padding included, as here.
+        quantize = (lambda x: x) if centers is None else (lambda x: kmeans.quantize_to_centers(x, centers))
+        if centers is None and n > 0 and \
+                (self.widths[n], self.min_widths[n]) == (self.widths[n - 1], self.min_widths[n - 1]):
             first = it == 0
             take = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(first, b, a), new, old)
             g_vars, d_vars = take(g_vars, state.g[n - 1]), take(d_vars, state.d[n - 1])
@@ -228,7 +245,9 @@ class SinGANTrainer(SingleImageTrainer):
             rec = self.draw_concat(state, n, None)
             amp = jnp.where(it == 0, cfg.loss.noise_amp * jnp.sqrt(jnp.mean(jnp.square(real - rec))),
                             noise_amp[n])
-            z_prev = pad(rec, self.pad)
+            # The reference quantises z_prev in each G step: once is the same
+            # (its colours are the centers already).
+            z_prev = quantize(pad(rec, self.pad))
             rec_noise = z_prev  # amp * 0 + z_prev: z_opt is zero above the coarsest scale
         noise_amp = noise_amp.at[n].set(amp)
         state = state.replace(noise_amp=noise_amp)
@@ -239,7 +258,7 @@ class SinGANTrainer(SingleImageTrainer):
         def d_update(carry, keys):
             g_stats, d_vars, d_opt = carry
             key_prev, key_gp = keys
-            prev = jnp.zeros_like(noise) if n == 0 else pad(self.draw_concat(state, n, key_prev), self.pad)
+            prev = jnp.zeros_like(noise) if n == 0 else quantize(pad(self.draw_concat(state, n, key_prev), self.pad))
             g_in = noise if n == 0 else amp * noise + prev
             fake, g_new = G.apply({"params": g_vars["params"], "batch_stats": g_stats}, g_in, prev, train=True,
                                   mutable=["batch_stats"])
