@@ -65,14 +65,15 @@ def main() -> None:
     stages = [int(s) for s in args.stages.split(",")] if args.stages else range(trainer.num_scales)
     total = 0.0
     for s in stages:
-        st = state.replace(step=jnp.int32(s * trainer.iters + 1))  # inside the stage, not at its start
+        st = state.replace(step=jnp.int32(trainer.starts[s] + 1))  # inside the stage, not at its start
         step = jax.jit(lambda st, s=s: trainer.train_step(s, st, reals))
         flops = matmul_flops(lambda st, s=s: trainer.train_step(s, st, reals), st)
         seconds = best_seconds(lambda st: step(st)[0], st, iters=args.iters)
-        total += seconds * trainer.iters
+        total += seconds * trainer.iters[s]
         print(f"{trainer.phase_name} {s} {trainer.shapes[s]}: {seconds:.3f} s/iteration, "
               f"{flops / 1e9:.1f} GFLOP ({flops / seconds / 1e9:.0f} GFLOP/s)", flush=True)
-    print(f"{trainer.iters} iterations per {trainer.phase_name} of those: {total / 60:.1f} min without compiling")
+    print(f"{[trainer.iters[s] for s in stages]} iterations of those {trainer.phase_name}s: "
+          f"{total / 60:.1f} min without compiling")
 
 
 if __name__ == "__main__":

@@ -219,15 +219,16 @@ def paint_trained(trainer: Any, state: Any, n: int, centers: np.ndarray, key: ja
             kept = serialization.from_bytes({"g": state.g[n], "noise_amp": state.noise_amp}, f.read())
         return state.replace(g=replace(state.g, kept["g"]), noise_amp=kept["noise_amp"])
     g, d, g_opt, d_opt = trainer.init_scale(key, n)
-    trained = state.replace(step=jnp.int32(n * trainer.iters), rng=jax.random.key_data(key),
+    trained = state.replace(step=jnp.int32(trainer.starts[n]), rng=jax.random.key_data(key),
                             g=replace(state.g, g), d=replace(state.d, d), g_opt=replace(state.g_opt, g_opt),
                             d_opt=replace(state.d_opt, d_opt))
     step = jax.jit(trainer.paint_step, static_argnums=(0, 3))
-    every, start = max(1, trainer.iters // 10), time.time()
-    for i in range(1, trainer.iters + 1):
+    iters = trainer.iters[n]
+    every, start = max(1, iters // 10), time.time()
+    for i in range(1, iters + 1):
         trained, metrics = step(n, trained, jnp.asarray(centers), pyramid)
-        if i % every == 0 or i == trainer.iters:
-            log(f"paint2image: retraining scale {n} on {len(centers)} colours: {i}/{trainer.iters} iterations, "
+        if i % every == 0 or i == iters:
+            log(f"paint2image: retraining scale {n} on {len(centers)} colours: {i}/{iters} iterations, "
                 f"rec {float(metrics['rec']):.4f}, {time.time() - start:.0f} s")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:

@@ -4,6 +4,7 @@ transcription of the reference's train_single_scale
 tests/test_models_consingan.py, the loop's run, resume, samples and scores."""
 
 import json
+import re
 import shutil
 
 import jax
@@ -47,6 +48,21 @@ def test_the_default_pyramid_has_the_references_counts():
     assert trainer.num_scales == 6
     state = jax.eval_shape(trainer.init_state, jax.random.key(0))
     assert trainer.param_counts(state) == {"g": 668_227, "d": 113_153}
+
+
+def test_stages_can_train_for_different_numbers_of_iterations():
+    trainer = ConSinGANTrainer(smoke_config("--config.train.stage_iters=5,1,10"))
+    assert [p.num_steps for p in trainer.phases()] == trainer.iters == [5, 1, 10] and trainer.starts == [0, 5, 6]
+    # The networks of the state after step s are those of the stage step s was in.
+    assert [int(trainer.current_phase(jax.numpy.int32(s))) for s in range(18)] == [0] * 6 + [1] + [2] * 11
+    # Each stage's lr decays from 0.8 of its own iterations: stage 0 from its 5th, stage 2 from its 9th.
+    assert [float(trainer._lr(1.0, it, 0)) for it in range(5)] == pytest.approx([1, 1, 1, 1, 0.1])
+    assert [float(trainer._lr(1.0, it, 2)) for it in (7, 8)] == pytest.approx([1, 0.1])
+    assert ConSinGANTrainer(smoke_config()).iters == [1, 1, 1]  # iters_per_stage for every stage
+    for value, message in (("3,1", "needs one count per stage (3), got 2"), ("3,x,1", "must be whole numbers"),
+                           ("3,0,1", "must be >= 1")):
+        with pytest.raises(ValueError, match=re.escape("config.train.stage_iters " + message)):
+            ConSinGANTrainer(smoke_config(f"--config.train.stage_iters={value}"))
 
 
 def to_torch(params, net):
@@ -236,9 +252,9 @@ def test_several_images_train_as_a_batch_of_independent_pyramids(tmp_path):
     # stage 1's first: the new stage, its fixed noise and its amplitude start in it.
     state = jax.jit(both.init_state)(jax.random.key(0))
     assert state.step.shape == () and state.noise_amp.shape == (2, 3)
-    before = state.replace(step=state.step + both.iters)
+    before = state.replace(step=state.step + both.starts[1])
     after, metrics = jax.jit(both.train_step, static_argnums=0)(1, before, [np.asarray(r) for r in both.reals])
-    assert int(after.step) == both.iters + 1 and all(m.shape == () for m in metrics.values())
+    assert int(after.step) == both.starts[1] + 1 and all(m.shape == () for m in metrics.values())
     want, _ = jax.jit(second.train_step, static_argnums=0)(1, both.pyramid(before, 1), second.reals)
     assert float(want.noise_amp[1]) > 0
     for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(both.pyramid(after, 1)),

@@ -265,7 +265,7 @@ def paint_state(trainer, state, n, key):
     train_paint starts."""
     g, d, g_opt, d_opt = trainer.init_scale(key, n)
     put = lambda items, x: [x if i == n else y for i, y in enumerate(items)]
-    return state.replace(step=jnp.int32(n * trainer.iters), rng=jax.random.key_data(key), g=put(state.g, g),
+    return state.replace(step=jnp.int32(trainer.starts[n]), rng=jax.random.key_data(key), g=put(state.g, g),
                          d=put(state.d, d), g_opt=put(state.g_opt, g_opt), d_opt=put(state.d_opt, d_opt))
 
 

@@ -29,6 +29,9 @@ def get_config() -> ml_collections.ConfigDict:
         min_size=25, max_size=250))  # max_size: see cpu()
 
     c.train.iters_per_stage = 2000  # niter; g_steps: Adam steps with one gradient
+    # '600,600,600,300,300,200': each stage's iterations instead (the lr decays
+    # at decay_at x its own), which the reference does not offer
+    c.train.stage_iters = ""
 
     # Adam for G and D, new at each stage; lr x gamma from decay_at x
     # iters_per_stage on (MultiStepLR([0.8 niter], 0.1)).

@@ -6,7 +6,8 @@ One generator grows a stage per pyramid level (jaxgan.models.consingan); the
 last `train_depth` stages train together, lower ones at learning rates scaled
 by lr_scale per stage. The pyramid has `train_stages` levels, more of them
 near the finest resolution (jaxgan.imresize.consingan_reals_pyramid). One
-phase per stage, `iters_per_stage` loop steps each; a loop step is one
+phase per stage, `iters_per_stage` loop steps each (or `stage_iters`, a
+count per stage); a loop step is one
 reference iteration, jitted whole:
 
 - noise for every stage: N(0, 1), 3 channels at the coarsest level, nfc
@@ -18,7 +19,7 @@ reference iteration, jitted whole:
   `g_steps` times by Adam (the reference calls optimizerG.step() Gsteps times
   after one backward), with per-stage learning rates
   (jaxgan.models.consingan.lr_multipliers; frozen stages get no gradient);
-- learning rates x gamma from iteration 0.8 iters_per_stage on (MultiStepLR
+- learning rates x gamma from 0.8 x the stage's iterations on (MultiStepLR
   stepped after the updates).
 
 At a stage's first iteration, as the reference does between stages: the new
@@ -94,9 +95,7 @@ class ConSinGANTrainer(SingleImageTrainer):
         self.scales = self.read_pyramids(config, lambda spec: build_pyramid(config, spec))[0][1]
         self.shapes = [tuple(r.shape[-3:-1]) for r in self.reals]
         self.num_scales = len(self.reals)
-        self.iters = int(config.train.iters_per_stage)
-        if self.iters < 1:
-            raise ValueError(f"config.train.iters_per_stage must be >= 1, got {self.iters}")
+        self.read_iterations(config.train, "iters_per_stage", "stage_iters")
         for name in ("d_steps", "g_steps"):
             if config.train[name] < 1:
                 raise ValueError(f"config.train.{name} must be >= 1, got {config.train[name]}")
@@ -153,9 +152,9 @@ class ConSinGANTrainer(SingleImageTrainer):
         return G.apply(variables, noise[:stages], shapes or self.shapes, noise_amp, train=True), None
 
     # ------------------------------------------------------------- training
-    def _lr(self, lr: float, it: Array) -> Array:
+    def _lr(self, lr: float, it: Array, s: int) -> Array:
         o = self.config.optim
-        return jnp.where(it >= o.decay_at * self.iters, lr * o.gamma, lr)
+        return jnp.where(it >= o.decay_at * self.iters[s], lr * o.gamma, lr)
 
     def _start_stage(self, s: int, state: ConSinGANState, reals: list[Array], key: Array) -> ConSinGANState:
         """What the reference does before stage s's first iteration (module docstring)."""
@@ -188,12 +187,12 @@ class ConSinGANTrainer(SingleImageTrainer):
     def _iteration(self, s: int, state: ConSinGANState, reals: list[Array]) -> tuple[ConSinGANState, dict]:
         cfg = self.config
         real = reals[s]
-        it = state.step - s * self.iters
+        it = state.step - self.starts[s]
         key_start, key_noise, key_gp = jax.random.split(step_key(state), 3)
         state = jax.lax.cond(it == 0, lambda st: self._start_stage(s, st, reals, key_start), lambda st: st, state)
         stages = s + 1
         noise = self.noise(key_noise, stages)
-        lr_d, lr_g = self._lr(cfg.optim.lr_d, it), self._lr(cfg.optim.lr_g, it)
+        lr_d, lr_g = self._lr(cfg.optim.lr_d, it, s), self._lr(cfg.optim.lr_g, it, s)
 
         # Stages below the trained ones: constants (no weight gradients computed).
         mult = {("tail_0" if k == "tail" else k): v
@@ -255,7 +254,7 @@ class ConSinGANTrainer(SingleImageTrainer):
 
     # ------------------------------------------------------------- sampling
     def current_stage(self, state: ConSinGANState) -> Array:
-        return jnp.minimum(jnp.maximum(state.step - 1, 0) // self.iters, self.num_scales - 1)
+        return self.current_phase(state.step)
 
     def sample_shapes(self, scale_v: float = 1.0, scale_h: float = 1.0) -> list[tuple[int, int]]:
         """Each level's (H, W) for samples scale_v x scale_h the image's size

@@ -119,9 +119,7 @@ class SinGANTrainer(SingleImageTrainer):
         self.Gs = [SinGANGenerator(w, mw, m.num_layer, 3, m.kernel_size) for w, mw in zip(self.widths, self.min_widths)]
         self.Ds = [SinGANDiscriminator(w, mw, m.num_layer, m.kernel_size) for w, mw in zip(self.widths, self.min_widths)]
         self.pad = input_padding(m.num_layer, m.kernel_size)
-        self.iters = int(config.train.iters_per_scale)
-        if self.iters < 1:
-            raise ValueError(f"config.train.iters_per_scale must be >= 1, got {self.iters}")
+        self.read_iterations(config.train, "iters_per_scale")
         for name in ("d_steps", "g_steps"):
             if config.train[name] < 1:
                 raise ValueError(f"config.train.{name} must be >= 1, got {config.train[name]}")
@@ -221,7 +219,7 @@ class SinGANTrainer(SingleImageTrainer):
                    centers: Array | None = None) -> tuple[SinGANState, dict[str, Array]]:
         cfg = self.config
         real = reals[n]
-        it = state.step - n * self.iters  # the iteration within the scale, from 0
+        it = state.step - self.starts[n]  # the iteration within the scale, from 0
         key_noise, key_z, key_d, key_gp = jax.random.split(step_key(state), 4)
         g_vars, d_vars = state.g[n], state.d[n]
         # The reference's colour-quantised paint training (train_paint) quantises
@@ -329,7 +327,7 @@ class SinGANTrainer(SingleImageTrainer):
     # ------------------------------------------------------------- sampling
     def current_scale(self, state: SinGANState) -> Array:
         """The scale the state trains (or trained last)."""
-        return jnp.minimum(jnp.maximum(state.step - 1, 0) // self.iters, self.num_scales - 1)
+        return self.current_phase(state.step)
 
     def sample_shapes(self, scale_v: float = 1.0, scale_h: float = 1.0) -> list[tuple[int, int]]:
         """(H, W) of each scale's output for samples scale_v x scale_h the

@@ -62,7 +62,8 @@ def psnr(images: Any, reference: Any) -> float:
 class SingleImageTrainer:
     """Evaluation and `--mode sample` of a single-image GAN. A subclass has
     `config`, `reals` (the pyramid, coarsest first, each [1, H, W, 3]),
-    `num_scales`, `iters` (loop steps per scale), `train_step(n, state,
+    `num_scales`, `iters` (loop steps of each scale, a list: `read_iterations`)
+    and `starts` (each scale's first step), `train_step(n, state,
     reals)` (scale n's step) and `generate(state, key, num, *, scale_v,
     scale_h, start_scale)` -> [num, H, W, 3] in [-1, 1] (key None: the
     reconstruction)."""
@@ -132,12 +133,36 @@ class SingleImageTrainer:
     def check_data(self, data: Any) -> None:
         pass  # the trainer reads config.data.image itself
 
+    def read_iterations(self, train: Any, name: str, each: str = "") -> None:
+        """`iters`, the loop steps of each of the `num_scales` phases:
+        train.<name> for every phase, or train.<each> where set, one count per
+        phase ('600,600,600,300,300,200': cheap coarse phases can get more
+        than the costly fine ones); and `starts`, each phase's first step."""
+        counts = str(train[each]).strip() if each else ""
+        field = each if counts else name
+        try:
+            iters = [int(v) for v in counts.split(",")] if counts else [int(train[name])] * self.num_scales
+        except ValueError:
+            raise ValueError(f"config.train.{field} must be whole numbers, got {train[field]!r}") from None
+        if len(iters) != self.num_scales:
+            raise ValueError(f"config.train.{field} needs one count per {self.phase_name} "
+                             f"({self.num_scales}), got {len(iters)}: {counts!r}")
+        if min(iters) < 1:
+            raise ValueError(f"config.train.{field} must be >= 1, got {train[field]!r}")
+        self.iters = iters
+        self.starts = [int(v) for v in np.cumsum([0] + iters[:-1])]
+
+    def current_phase(self, step: Array) -> Array:
+        """The phase the last step (step - 1) was in: that of the state's networks."""
+        ends = jnp.asarray(np.cumsum(self.iters)[:-1], jnp.int32)
+        return jnp.searchsorted(ends, jnp.maximum(step - 1, 0), side="right")
+
     def phases(self) -> list[Phase]:
-        """One phase per scale, `iters` steps each, no batches drawn; the
+        """One phase per scale, `iters[n]` steps each, no batches drawn; the
         pyramid is the steps' constants."""
         reals = lambda abstract=False: [jax.ShapeDtypeStruct(r.shape, r.dtype) for r in self.reals] \
             if abstract else list(self.reals)
-        return [Phase(f"{self.phase_name}{n}", self.iters, (lambda n: lambda s, b, c: self.train_step(n, s, c))(n),
+        return [Phase(f"{self.phase_name}{n}", self.iters[n], (lambda n: lambda s, b, c: self.train_step(n, s, c))(n),
                       batch_keys=(), constants=reals) for n in range(self.num_scales)]
 
     def evaluator(self, workdir: str, mesh: Any):
