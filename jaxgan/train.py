@@ -25,11 +25,15 @@ from jaxgan.trainers import Phase, get_trainer, trainer_class
 
 
 def abstract_state(trainer: Any, config: Any, mesh) -> Any:
-    """The state's shapes, dtypes and (replicated) shardings, from
-    `jax.eval_shape`: what a checkpoint is restored into, without running the init."""
+    """The state's shapes, dtypes and shardings (the trainer's
+    `state_sharding`, else replicated), from `jax.eval_shape`: what a
+    checkpoint is restored into, without running the init."""
     abstract = jax.eval_shape(trainer.init_state, jax.random.key(config.seed))
-    return jax.tree_util.tree_map(
-        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=parallel.replicated(mesh)), abstract)
+    if hasattr(trainer, "state_sharding"):
+        shardings = trainer.state_sharding(mesh, abstract)
+    else:
+        shardings = jax.tree_util.tree_map(lambda _: parallel.replicated(mesh), abstract)
+    return jax.tree_util.tree_map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings)
 
 
 def create_state(trainer: Any, config: Any, mesh) -> tuple[Any, Any]:

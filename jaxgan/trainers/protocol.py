@@ -117,6 +117,13 @@ class Trainer(Protocol):
         `jax.eval_shape` (resume restores into its abstract shape without
         running it)."""
 
+    # Optional: `state_sharding(mesh, abstract) -> a pytree of shardings` like
+    # the abstract state (jax.eval_shape of init_state), where the state is
+    # not replicated over the mesh (independent models split over the
+    # devices: the single-image families' pyramids). The loop creates,
+    # restores and steps the state with these shardings; without the method
+    # every leaf is replicated.
+
     def phases(self) -> Sequence[Phase]:
         """The training phases in order (one for most families)."""
 
