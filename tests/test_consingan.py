@@ -269,3 +269,35 @@ def test_several_images_train_as_a_batch_of_independent_pyramids(tmp_path):
     assert both.grid_columns == num
     with pytest.raises(ValueError, match="pyramids trained together need images of one size"):
         ConSinGANTrainer(smoke_config(f"--config.data.image={image},astronaut"))
+
+
+@pytest.mark.slow
+def test_pyramids_split_over_the_devices_train_as_on_one(tmp_path):
+    """With as many pyramids as devices (the suite's 8 CPU devices), the loop
+    keeps each pyramid's state on its own device, and training equals the
+    same steps on one device (to float rounding: the split and the whole
+    batch of convolutions round apart, as in the test above)."""
+    from PIL import Image
+
+    from jaxgan.data.single_image import read_image
+
+    image = read_image(smoke_config().data.image)
+    paths = []
+    for i in range(jax.device_count()):  # 8 different images of one size: flips and shifts of the photo
+        variant = np.roll(image[:, ::-1] if i % 2 else image, 5 * i, axis=1)
+        Image.fromarray(variant).save(tmp_path / f"{i}.png")
+        paths.append(str(tmp_path / f"{i}.png"))
+    config = smoke_config(f"--config.data.image={','.join(paths)}")
+    train.train_and_evaluate(config, str(tmp_path / "run"))
+    trainer, mesh, state = train.restore_latest(config, str(tmp_path / "run"))
+    assert mesh.size == jax.device_count() > 1
+    for path, x in jax.tree_util.tree_leaves_with_path(state.replace(step=None)):
+        assert x.sharding.spec[0] == "data" and x.addressable_shards[0].data.shape[0] == 1, path
+    assert state.step.sharding.is_fully_replicated
+
+    one = jax.jit(trainer.init_state)(jax.random.key(config.seed))
+    reals = [np.asarray(r) for r in trainer.reals]
+    for s in range(trainer.num_scales):
+        one, _ = jax.jit(trainer.train_step, static_argnums=0)(s, one, reals)
+    for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(state), jax.tree_util.tree_leaves(one), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-5, err_msg=str(path))

@@ -6,12 +6,14 @@ the base of jaxgan.trainers.singan and jaxgan.trainers.consingan)."""
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan import parallel
 from jaxgan.trainers import check_sample_format, define_flag, define_image_sample_flags, write_image_samples
 from jaxgan.trainers.protocol import Phase
 
@@ -119,6 +121,19 @@ class SingleImageTrainer:
         axes = jax.tree_util.tree_map(lambda _: 0, state.replace(step=None)).replace(step=None)
         state, metrics = jax.vmap(iteration, in_axes=(axes, 0), out_axes=(axes, 0))(state, reals)
         return state, jax.tree_util.tree_map(lambda m: jnp.mean(m, axis=0), metrics)
+
+    def state_sharding(self, mesh: Any, abstract: Any) -> Any:
+        """Several pyramids on several devices: their axis split over the
+        devices (each device trains its own pyramids), when their number
+        divides evenly among them; else, and for one pyramid, replicated."""
+        replicated = parallel.replicated(mesh)
+        if self.num_pyramids == 1 or mesh.size == 1 or self.num_pyramids % mesh.size:
+            if self.num_pyramids > 1 and mesh.size > 1:
+                logging.info("%d pyramids do not divide among %d devices: each device trains all of them",
+                             self.num_pyramids, mesh.size)
+            return jax.tree_util.tree_map(lambda _: replicated, abstract)
+        split = parallel.batch_sharding(mesh)  # the leading axis over the devices
+        return jax.tree_util.tree_map(lambda _: split, abstract.replace(step=None)).replace(step=replicated)
 
     def pyramid(self, state: Any, p: int) -> Any:
         """Pyramid p's state (all of it when there is one), what `generate` takes."""
