@@ -5,11 +5,17 @@ sized for a CPU: 128 px and 300 iterations per stage (the reference: 250 px,
 
     python -m jaxgan.main --config configs/consingan.py --workdir runs/consingan \
         [--config.data.image=path/to/photo.jpg]
+
+Variants: `:editing` (the reference's editing model: BatchNorm, 1000
+iterations per stage; then `python -m jaxgan.singan editing --config
+configs/consingan.py:editing --workdir W --ref edited.png [--mask mask.png]`),
+`:smoke`, `:editing_smoke`.
 """
 
 from jaxgan.configs import consingan, with_variants
 
 
-@with_variants(smoke=consingan.smoke)
+@with_variants(smoke=consingan.smoke, editing=consingan.editing,
+               editing_smoke=lambda c: consingan.smoke(consingan.editing(c)))
 def get_config():
     return consingan.cpu(consingan.get_config())

@@ -9,6 +9,8 @@ SR.py, animation.py):
     python -m jaxgan.singan sr            --config configs/singan.py:sr --workdir W_SR
     python -m jaxgan.singan animation     --config configs/singan.py:animation --workdir W_ANIM \
         [--start_scale 2 --alpha 0.1 --beta 0.9]
+    python -m jaxgan.singan editing       --config configs/consingan.py:editing --workdir W_CS \
+        --ref edited.png [--mask edited_mask.png]
 
 --config and --workdir are the training run's (its latest checkpoint is
 used, or --step; a run of several images: --pyramid picks the image's).
@@ -33,6 +35,11 @@ training image's shape, as the reference does.
   as the paper describes.
 - sr: the model of `configs/singan.py:sr` (scales sr_factor^(1/k) apart)
   upscales the training image x sr_factor by applying its finest G k times.
+- editing on a ConSinGAN editing model (ConSinGAN's evaluate_model.py):
+  the edited image, resized to the coarsest level, plus noise, is stage 0's
+  input; the other stages take the reconstruction's noise; with --mask the
+  output replaces the training image where the dilated mask is set. No
+  --start_scale: ConSinGAN's editing always starts at stage 0.
 - animation: a random walk in each scale's noise from `start_scale` up
   (scales below keep the reconstruction noise), `--frames` frames at `--fps`.
 """
@@ -54,13 +61,14 @@ APPLICATIONS = ("harmonization", "editing", "paint2image", "sr", "animation")
 MASK_RADIUS = {"harmonization": 7, "editing": 20}  # dilate_mask's disks
 
 
-def restore(config: Any, workdir: str, step: int | None = None, pyramid: int = 0):
+def restore(config: Any, workdir: str, step: int | None = None, pyramid: int = 0, trainer_name: str = "singan"):
     """(trainer, state of pyramid `pyramid`) of a SinGAN run's latest
-    checkpoint (or `step`); runs of several images have a pyramid each."""
+    checkpoint (or `step`; of a ConSinGAN run with `trainer_name`); runs of
+    several images have a pyramid each."""
     from jaxgan import train
 
-    if config.trainer != "singan":
-        raise ValueError(f"the applications run on a SinGAN pyramid (config.trainer 'singan'); this config's "
+    if config.trainer != trainer_name:
+        raise ValueError(f"this application runs on a run of config.trainer {trainer_name!r}; this config's "
                          f"trainer is {config.trainer!r}")
     trainer, _, state = train.restore_latest(config, workdir, step)
     if not 0 <= pyramid < trainer.num_pyramids:
@@ -150,6 +158,39 @@ def harmonize(config: Any, workdir: str, ref: str, mask: str, start_scale: int, 
                                         pictures.to_uint8(blended)[0]))
     else:
         paths.append(pictures.write_png(_out(root, f"start_scale={start_scale}.png"), pictures.to_uint8(blended)[0]))
+    return paths
+
+
+def consingan_edit(config: Any, workdir: str, ref: str, mask: str | None = None, *, seed: int | None = None,
+                   step: int | None = None) -> list[str]:
+    """ConSinGAN's editing (evaluate_model.py on an editing model,
+    configs/consingan.py:editing): the edited image `ref`, resized to the
+    coarsest level, plus noise_scaling x N(0, 1), is stage 0's input, the
+    reconstruction's fixed noise the other stages'; with a mask, the output
+    replaces the training image where the mask (dilated by a disk of radius
+    20, blurred) is set. Returns the PNGs written: the edited image at the
+    output's size, the output, the masked output."""
+    trainer, state = restore(config, workdir, step, trainer_name="consingan")
+    if not trainer.editing:
+        raise ValueError("editing runs on a ConSinGAN editing model (configs/consingan.py:editing, "
+                         f"config.model.train_mode 'editing'); this run's train_mode is {config.model.train_mode!r}")
+    from jaxgan.data.single_image import read_image
+
+    naive = imresize.singan_from_uint8(read_image(ref, "--ref"))[None]
+    coarsest = imresize.imresize_like_singan_np(naive, output_shape=trainer.shapes[0])[:, :trainer.shapes[0][0],
+                                                                                         :trainer.shapes[0][1]]
+    noise = config.model.noise_scaling * jax.random.normal(_key(config, seed), coarsest.shape)
+    fixed = [jnp.asarray(coarsest) + noise, *state.fixed_noise[1:]]
+    out = np.asarray(jax.jit(trainer.generate, static_argnums=2)(state.replace(fixed_noise=fixed), None, 1))
+    h, w = trainer.shapes[-1]
+    root = _out(workdir, "editing", _name(trainer, 0, ref))
+    shown = imresize.imresize_like_singan_np(naive, output_shape=(h, w))[:, :h, :w]
+    paths = [pictures.write_png(_out(root, "edited_input.png"), pictures.to_uint8(shown)[0]),
+             pictures.write_png(_out(root, "edited_wo_mask.png"), pictures.to_uint8(out)[0])]
+    if mask:
+        soft = dilate_mask(read_as(trainer, mask, "--mask"), MASK_RADIUS["editing"])
+        blended = (1 - soft) * trainer.finest(0) + soft * out
+        paths.append(pictures.write_png(_out(root, "edited_w_mask.png"), pictures.to_uint8(blended)[0]))
     return paths
 
 
@@ -281,7 +322,11 @@ def main(argv: list[str]) -> None:
     app = argv[1]
     config = f.config
     try:
-        if app in MASK_RADIUS:
+        if app == "editing" and config.trainer == "consingan":
+            if not f.ref:
+                raise ValueError("editing on a ConSinGAN editing model needs --ref (and optionally --mask)")
+            paths = consingan_edit(config, f.workdir, f.ref, f.mask, seed=f.seed, step=f.step)
+        elif app in MASK_RADIUS:
             if not (f.ref and f.mask and f.start_scale is not None):
                 raise ValueError(f"{app} needs --ref, --mask and --start_scale")
             paths = harmonize(config, f.workdir, f.ref, f.mask, f.start_scale, editing=app == "editing",

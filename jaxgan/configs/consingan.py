@@ -23,6 +23,10 @@ def get_config() -> ml_collections.ConfigDict:
         nfc=64, num_layer=3, kernel_size=3,
         activation="lrelu", lrelu_alpha=0.05,  # lrelu | elu | prelu | selu
         batch_norm=False,  # the reference's harmonization / editing models only
+        # generation | editing (the editing model: stage 0's input is the coarsest
+        # image, tile-shuffled, plus noise_scaling x N(0, 1); variant :editing)
+        train_mode="generation",
+        noise_scaling=0.1,
         train_stages=6,  # pyramid levels = generator stages
         train_depth=3,  # stages trained together
         lr_scale=0.1,  # learning rate x lr_scale per stage below the newest
@@ -47,6 +51,17 @@ def cpu(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.model.max_size = 128
     c.train.iters_per_stage = 300
     c.ckpt.every_steps = c.samples.every_steps = 300
+    return c
+
+
+def editing(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The reference's editing model (README: `--train_mode editing
+    --batch_norm --niter 1000`; noise_scaling 0.1), at the CPU default's
+    128 px. Edit with `python -m jaxgan.singan editing` on the trained run."""
+    c.model.train_mode = "editing"
+    c.model.batch_norm = True
+    c.train.iters_per_stage = 1000
+    c.ckpt.every_steps = c.samples.every_steps = 1000
     return c
 
 

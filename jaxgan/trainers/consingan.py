@@ -58,6 +58,7 @@ from jaxgan.state import count_params, step_key
 from jaxgan.trainers.single_image import SingleImageTrainer, gradient_penalty
 
 Array = jax.Array
+TRAIN_MODES = ("generation", "editing")  # the reference's main_train.py --train_mode values built here
 
 
 @flax.struct.dataclass
@@ -84,6 +85,59 @@ def build_pyramid(config: Any, spec: str) -> tuple[list[np.ndarray], imresize.Co
     return [np.asarray(r, np.float32)[None] for r in reals], scales
 
 
+# --------------------------------------------------------------------------
+# The editing model's training input (training_harmonization_editing.py)
+
+# shuffle_grid's tile sizes and shifts per number of tiles (1..5), as fractions
+# of the image's sides: (size min, size max, shift min, shift max)
+_SHUFFLE_FRACTIONS = np.array([(0.2, 0.5, 0.05, 0.15), (0.15, 0.3, 0.05, 0.1), (0.1, 0.2, 0.05, 0.1),
+                               (0.1, 0.15, 0.05, 0.1), (0.1, 0.15, 0.05, 0.1)])
+MAX_TILES = 5
+
+
+def shuffle_grid_draws(key: Array, height: int, width: int) -> dict[str, Array]:
+    """The random numbers of the reference's shuffle_grid(image, max_tiles=5)
+    in the order it draws them: the number of tiles (1..5), then per tile
+    its corner, size and shift (random.randint: both ends included) and the
+    shift's direction (random.random() < 0.5: towards the origin); the ranges
+    are int(side x fraction) of the number of tiles. Drawn for all 5 tiles;
+    only the first `tiles` are used."""
+    k_tiles, k_corner, k_size, k_shift, k_dir = jax.random.split(key, 5)
+    tiles = jax.random.randint(k_tiles, (), 1, MAX_TILES + 1)
+    sides = np.array([height, width])
+    table = np.floor(_SHUFFLE_FRACTIONS[:, :, None] * sides).astype(np.int32)  # [5 tile counts, 4, 2 sides]
+    lo_size, hi_size, lo_shift, hi_shift = (jnp.asarray(table)[tiles - 1, i] for i in range(4))
+    shape = (MAX_TILES, 2)
+    return dict(tiles=tiles,
+                corner=jax.random.randint(k_corner, shape, 0, jnp.asarray(sides) + 1),
+                size=jax.random.randint(k_size, shape, lo_size, hi_size + 1),
+                shift=jax.random.randint(k_shift, shape, lo_shift, hi_shift + 1),
+                back=jax.random.uniform(k_dir, (MAX_TILES,)) < 0.5)
+
+
+def shuffle_grid(image: Array, draws: dict[str, Array]) -> Array:
+    """The reference's shuffle_grid of an [H, W, C] image with `draws`
+    (shuffle_grid_draws): each tile (corner c, size s, cut at the far border)
+    is copied from the original image to c + shift, the shift clipped to keep
+    the tile inside; later tiles over earlier ones."""
+    sides = jnp.asarray(image.shape[:2])
+    rows, cols = jnp.meshgrid(jnp.arange(image.shape[0]), jnp.arange(image.shape[1]), indexing="ij")
+    out = image
+    for t in range(MAX_TILES):
+        corner = draws["corner"][t]
+        size = jnp.where(corner + draws["size"][t] >= sides, sides - corner, draws["size"][t])
+        shift = draws["shift"][t]
+        back = jnp.maximum(-shift, -corner)  # not past the origin
+        forth = jnp.where(corner + shift + size >= sides, sides - size - corner, shift)  # not past the far side
+        new = corner + jnp.where(draws["back"][t], back, forth)
+        inside = (t < draws["tiles"]) & (rows >= new[0]) & (rows < new[0] + size[0]) & \
+            (cols >= new[1]) & (cols < new[1] + size[1])
+        src = image[jnp.clip(rows - new[0] + corner[0], 0, image.shape[0] - 1),
+                    jnp.clip(cols - new[1] + corner[1], 0, image.shape[1] - 1)]
+        out = jnp.where(inside[..., None], src, out)
+    return out
+
+
 class ConSinGANTrainer(SingleImageTrainer):
     phase_name = "stage"
 
@@ -99,8 +153,14 @@ class ConSinGANTrainer(SingleImageTrainer):
         for name in ("d_steps", "g_steps"):
             if config.train[name] < 1:
                 raise ValueError(f"config.train.{name} must be >= 1, got {config.train[name]}")
+        if m.train_mode not in TRAIN_MODES:
+            raise ValueError(f"config.model.train_mode must be one of {TRAIN_MODES} (the reference's "
+                             f"harmonization, retarget and animation models are not built), got {m.train_mode!r}")
+        self.editing = m.train_mode == "editing"
+        if self.editing and self.num_pyramids > 1:
+            raise ValueError("config.model.train_mode 'editing' trains one image: give config.data.image one file")
         kw = dict(nfc=m.nfc, num_layer=m.num_layer, ker_size=m.kernel_size, activation=m.activation,
-                  lrelu_alpha=m.lrelu_alpha, batch_norm=m.batch_norm)
+                  lrelu_alpha=m.lrelu_alpha, batch_norm=m.batch_norm, train_mode=m.train_mode)
         self.Gs = [ConSinGANGenerator(num_stages=s + 1, **kw) for s in range(self.num_scales)]
         self.D = ConSinGANDiscriminator(nfc=m.nfc, num_layer=m.num_layer, ker_size=m.kernel_size,
                                         activation=m.activation, lrelu_alpha=m.lrelu_alpha)
@@ -110,11 +170,25 @@ class ConSinGANTrainer(SingleImageTrainer):
     # --------------------------------------------------------------- state
     def noise_shapes(self, stages: int, num: int = 1, shapes=None) -> list[tuple[int, ...]]:
         m = self.config.model
-        return noise_shapes(shapes or self.shapes, stages, num, m.nfc, m.num_layer)
+        return noise_shapes(shapes or self.shapes, stages, num, m.nfc, m.num_layer, train_mode=m.train_mode)
 
     def noise(self, key: Array, stages: int, num: int = 1, shapes=None) -> list[Array]:
+        """Random noise of `stages` stages; the editing model's stage 0 is
+        the coarsest image tile-shuffled plus noise (`editing_input`)."""
         m = self.config.model
-        return sample_noise(key, shapes or self.shapes, stages, num, m.nfc, m.num_layer)
+        noise = sample_noise(key, shapes or self.shapes, stages, num, m.nfc, m.num_layer, train_mode=m.train_mode)
+        if self.editing:
+            keys = jax.random.split(jax.random.fold_in(key, MAX_TILES), num)
+            noise[0] = jax.vmap(lambda k: self.editing_input(k, self.reals[0])[0])(keys)
+        return noise
+
+    def editing_input(self, key: Array, coarsest: Array) -> Array:
+        """The editing model's stage-0 input [1, H, W, 3]: the coarsest image
+        tile-shuffled (shuffle_grid) plus noise_scaling x N(0, 1)."""
+        k_tiles, k_noise = jax.random.split(key)
+        image = jnp.asarray(coarsest)[0]
+        shuffled = shuffle_grid(image, shuffle_grid_draws(k_tiles, *image.shape[:2]))
+        return (shuffled + self.config.model.noise_scaling * jax.random.normal(k_noise, image.shape))[None]
 
     def init_state(self, key: Array) -> ConSinGANState:
         """G with every stage, D (of every pyramid: `init_pyramids`)."""
@@ -168,8 +242,10 @@ class ConSinGANTrainer(SingleImageTrainer):
                 g["batch_stats"] = stats
         g["params"] = g_params
         fixed = list(state.fixed_noise)
-        if s == 0:
+        if s == 0:  # the image itself (editing: plus noise_scaling x N(0, 1))
             fixed[0] = jnp.asarray(reals[0])
+            if self.editing:
+                fixed[0] = fixed[0] + self.config.model.noise_scaling * jax.random.normal(key, fixed[0].shape)
             amp = jnp.float32(1.0)
         else:
             shape = self.noise_shapes(s + 1)[s]
@@ -246,6 +322,8 @@ class ConSinGANTrainer(SingleImageTrainer):
 
         (g_params, g_opt), _ = jax.lax.scan(g_update, (state.g["params"], state.g_opt), None,
                                             length=cfg.train.g_steps)
+        if g_stats is not None:  # the trained stages' running statistics; the stages above keep theirs
+            g_stats = {**state.g["batch_stats"], **g_stats}
         g = {"params": g_params} if g_stats is None else {"params": g_params, "batch_stats": g_stats}
         state = state.replace(step=state.step + 1, g=g, d={"params": d_params}, g_opt=g_opt, d_opt=d_opt)
         metrics = {k: v[-1] for k, v in d_metrics.items()}
@@ -271,9 +349,15 @@ class ConSinGANTrainer(SingleImageTrainer):
         shapes = self.sample_shapes(scale_v, scale_h)
         if (key is None or start_scale > 0) and (scale_v, scale_h) != (1.0, 1.0):
             raise ValueError("the reconstruction and samples from a start scale have the training image's size")
+        if self.editing and key is not None and (scale_v, scale_h) != (1.0, 1.0):
+            raise ValueError("the editing model's samples have the training image's size (stage 0 is the image)")
         fixed = [jnp.broadcast_to(z, (num, *z.shape[1:])) for z in state.fixed_noise]
         noise = fixed if key is None else self.noise(key, self.num_scales, num, shapes)
         noise = [fixed[i] if i < start_scale else z for i, z in enumerate(noise)]
+        if self.config.model.batch_norm and num > 1:
+            # The reference draws one image at a time: BatchNorm normalises each by its own statistics.
+            one = lambda z: self._g_apply(state.g, stages, [x[None] for x in z], state.noise_amp, shapes)[0][0]
+            return jax.vmap(one)(noise)
         out, _ = self._g_apply(state.g, stages, noise, state.noise_amp, shapes)
         return out
 
