@@ -36,6 +36,13 @@ reached yet is overwritten when it starts), d, g_opt, d_opt, noise_amp
 Several images of one size (config.data.image 'a.png,b.png') train as a
 batch of independent pyramids in one program, as SinGAN's
 (jaxgan.trainers.single_image.SingleImageTrainer.read_pyramids).
+
+config.model.train_mode 'editing' is the reference's editing model
+(ConSinGAN/training_harmonization_editing.py; configs/consingan.py:editing):
+G's editing forward (no upsampling after the head, noise at each level's
+size), stage 0's input at every iteration the coarsest image tile-shuffled
+(`shuffle_grid`) plus noise_scaling x N(0, 1), and its fixed noise the
+coarsest image plus noise_scaling x N(0, 1). One image only.
 """
 
 from __future__ import annotations
