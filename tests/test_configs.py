@@ -73,7 +73,8 @@ def test_an_unknown_variant_is_an_error_naming_the_known_ones(name):
         configs.load(path(name, "smok"))
     assert isinstance(e.value, ValueError)
     assert "unknown variant 'smok'" in str(e.value) and name in str(e.value)
-    more = {"singan.py": ", 'sr', 'animation', 'sr_smoke', 'animation_smoke'"}.get(name, "")
+    more = {"singan.py": ", 'sr', 'animation', 'sr_smoke', 'animation_smoke'",
+            "consingan.py": ", 'editing', 'editing_smoke'"}.get(name, "")
     assert str(e.value).endswith("known: '' (the full run), 'smoke'" + more)
 
 
