@@ -22,40 +22,35 @@ from jaxgan.trainers.consingan import ConSinGANTrainer
 tnn = torch.nn
 
 
-def smoke_config(*overrides):
-    config = loader.load("configs/consingan.py:smoke", list(overrides))
+def smoke_config(*overrides, variant="smoke"):
+    config = loader.load(f"configs/consingan.py:{variant}", list(overrides))
     with config.unlocked():
         config.ckpt.every_steps, config.ckpt.max_to_keep = 1, 5
     return config
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """The smoke run through the loop (3 stages of one iteration, 2 trained
-    together), checkpointed at every step: (workdir, config, summary, trainer,
-    states at steps 0..3)."""
-    config = smoke_config()
-    workdir = tmp_path_factory.mktemp("consingan") / "run"
+def trained(tmp_path_factory, config, name):
+    """The run of `config` through the loop, checkpointed at every step:
+    (workdir, config, summary, trainer, states at steps 0..3)."""
+    workdir = tmp_path_factory.mktemp(name) / "run"
     summary = train.train_and_evaluate(config, str(workdir))
     trainer = ConSinGANTrainer(config)
     states = [jax.jit(trainer.init_state)(jax.random.key(config.seed))]
     states += [train.restore_latest(config, str(workdir), step)[2] for step in range(1, 4)]
     return workdir, config, summary, trainer, states
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """The smoke run (3 stages of one iteration, 2 trained together): `trained`."""
+    return trained(tmp_path_factory, smoke_config(), "consingan")
 
 
 @pytest.fixture(scope="module")
 def editing_run(tmp_path_factory):
     """The editing model's smoke run (BatchNorm, stage 0 fed the shuffled
-    image plus noise), as `run`."""
-    config = loader.load("configs/consingan.py:editing_smoke", [])
-    with config.unlocked():
-        config.ckpt.every_steps, config.ckpt.max_to_keep = 1, 5
-    workdir = tmp_path_factory.mktemp("consingan_editing") / "run"
-    summary = train.train_and_evaluate(config, str(workdir))
-    trainer = ConSinGANTrainer(config)
-    states = [jax.jit(trainer.init_state)(jax.random.key(config.seed))]
-    states += [train.restore_latest(config, str(workdir), step)[2] for step in range(1, 4)]
-    return workdir, config, summary, trainer, states
+    image plus noise): `trained`."""
+    return trained(tmp_path_factory, smoke_config(variant="editing_smoke"), "consingan_editing")
 
 
 def test_the_default_pyramid_has_the_references_counts():
@@ -306,7 +301,8 @@ def test_pyramids_split_over_the_devices_train_as_on_one(tmp_path):
     """With as many pyramids as devices (the suite's 8 CPU devices), the loop
     keeps each pyramid's state on its own device, and training equals the
     same steps on one device (to float rounding: the split and the whole
-    batch of convolutions round apart, as in the test above)."""
+    batch of convolutions round apart, and Adam's steps amplify it in a few
+    elements: 2 of the 4608 of a D kernel differed by 7e-5 in one CI run)."""
     from PIL import Image
 
     from jaxgan.data.single_image import read_image
@@ -317,7 +313,11 @@ def test_pyramids_split_over_the_devices_train_as_on_one(tmp_path):
         variant = np.roll(image[:, ::-1] if i % 2 else image, 5 * i, axis=1)
         Image.fromarray(variant).save(tmp_path / f"{i}.png")
         paths.append(str(tmp_path / f"{i}.png"))
-    config = smoke_config(f"--config.data.image={','.join(paths)}")
+    # no sample grids, scores or checkpoints but the last: the state is what is compared
+    config = smoke_config(f"--config.data.image={','.join(paths)}", "--config.samples.every_steps=0",
+                          "--config.eval.every_steps=0")
+    with config.unlocked():
+        config.ckpt.every_steps = 1000
     train.train_and_evaluate(config, str(tmp_path / "run"))
     trainer, mesh, state = train.restore_latest(config, str(tmp_path / "run"))
     assert mesh.size == jax.device_count() > 1
@@ -329,8 +329,11 @@ def test_pyramids_split_over_the_devices_train_as_on_one(tmp_path):
     reals = [np.asarray(r) for r in trainer.reals]
     for s in range(trainer.num_scales):
         one, _ = jax.jit(trainer.train_step, static_argnums=0)(s, one, reals)
+    # Up to 9 Adam steps (3 iterations of 3 D steps) amplify float noise in a few elements, as in the
+    # parity tests: all but 1% within 1e-5, every one within both sides' largest moves.
     for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(state), jax.tree_util.tree_leaves(one), strict=True):
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-5, err_msg=str(path))
+        assert_adam_close(np.asarray(x, np.float32), np.asarray(y, np.float32), max_move=2 * 9 * 5e-4,
+                          name=jax.tree_util.keystr(path), atol=1e-5, share=0.01)
 
 
 def reference_shuffle_grid(image, draws):
