@@ -173,7 +173,7 @@ def consingan_edit(config: Any, workdir: str, ref: str, mask: str | None = None,
     trainer, state = restore(config, workdir, step, trainer_name="consingan")
     if not trainer.editing:
         raise ValueError("editing runs on a ConSinGAN editing model (configs/consingan.py:editing, "
-                         f"config.model.train_mode 'editing'); this run's train_mode is {config.model.train_mode!r}")
+                         f"config.model.train_mode 'editing'); this run's train_mode is {trainer.train_mode!r}")
     from jaxgan.data.single_image import read_image
 
     naive = imresize.singan_from_uint8(read_image(ref, "--ref"))[None]

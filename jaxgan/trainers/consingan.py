@@ -160,14 +160,16 @@ class ConSinGANTrainer(SingleImageTrainer):
         for name in ("d_steps", "g_steps"):
             if config.train[name] < 1:
                 raise ValueError(f"config.train.{name} must be >= 1, got {config.train[name]}")
-        if m.train_mode not in TRAIN_MODES:
+        # runs from before the editing model have no train_mode in their config.json
+        self.train_mode = m.get("train_mode", "generation")
+        if self.train_mode not in TRAIN_MODES:
             raise ValueError(f"config.model.train_mode must be one of {TRAIN_MODES} (the reference's "
-                             f"harmonization, retarget and animation models are not built), got {m.train_mode!r}")
-        self.editing = m.train_mode == "editing"
+                             f"harmonization, retarget and animation models are not built), got {self.train_mode!r}")
+        self.editing = self.train_mode == "editing"
         if self.editing and self.num_pyramids > 1:
             raise ValueError("config.model.train_mode 'editing' trains one image: give config.data.image one file")
         kw = dict(nfc=m.nfc, num_layer=m.num_layer, ker_size=m.kernel_size, activation=m.activation,
-                  lrelu_alpha=m.lrelu_alpha, batch_norm=m.batch_norm, train_mode=m.train_mode)
+                  lrelu_alpha=m.lrelu_alpha, batch_norm=m.batch_norm, train_mode=self.train_mode)
         self.Gs = [ConSinGANGenerator(num_stages=s + 1, **kw) for s in range(self.num_scales)]
         self.D = ConSinGANDiscriminator(nfc=m.nfc, num_layer=m.num_layer, ker_size=m.kernel_size,
                                         activation=m.activation, lrelu_alpha=m.lrelu_alpha)
@@ -177,13 +179,13 @@ class ConSinGANTrainer(SingleImageTrainer):
     # --------------------------------------------------------------- state
     def noise_shapes(self, stages: int, num: int = 1, shapes=None) -> list[tuple[int, ...]]:
         m = self.config.model
-        return noise_shapes(shapes or self.shapes, stages, num, m.nfc, m.num_layer, train_mode=m.train_mode)
+        return noise_shapes(shapes or self.shapes, stages, num, m.nfc, m.num_layer, train_mode=self.train_mode)
 
     def noise(self, key: Array, stages: int, num: int = 1, shapes=None) -> list[Array]:
         """Random noise of `stages` stages; the editing model's stage 0 is
         the coarsest image tile-shuffled plus noise (`editing_input`)."""
         m = self.config.model
-        noise = sample_noise(key, shapes or self.shapes, stages, num, m.nfc, m.num_layer, train_mode=m.train_mode)
+        noise = sample_noise(key, shapes or self.shapes, stages, num, m.nfc, m.num_layer, train_mode=self.train_mode)
         if self.editing:
             keys = jax.random.split(jax.random.fold_in(key, MAX_TILES), num)
             noise[0] = jax.vmap(lambda k: self.editing_input(k, self.reals[0])[0])(keys)
