@@ -41,22 +41,25 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 # one of them alone at the end.
 _LONGEST_MODULES_FIRST = (  # by their summed test times in a CI run (--junitxml), longest first
     "test_train.py",
-    "test_biggan_regularizers.py",
-    "test_multiprocess.py",
     "test_singan.py",
+    "test_multiprocess.py",
+    "test_consingan.py",
+    "test_biggan_regularizers.py",
     "test_classic.py",
     "test_pix2pixhd.py",
-    "test_unetgan.py",
-    "test_biggan_logan.py",
-    "test_cyclegan.py",
     "test_biggan_heads.py",
-    "test_biggan_trainer.py",
+    "test_biggan_logan.py",
+    "test_unetgan.py",
+    "test_cyclegan.py",
     "test_seqgan.py",
+    "test_biggan_trainer.py",
     "test_stargan.py",
+    "test_conv_forms.py",
     "test_pix2pix.py",
     "test_train_step_benchmark.py",
     "test_models.py",
-    "test_consingan.py",
+    "test_aot_memory.py",
+    "test_generator.py",
 )
 
 
