@@ -14,9 +14,10 @@ SR.py, animation.py):
 
 --config and --workdir are the training run's (its latest checkpoint is
 used, or --step; a run of several images: --pyramid picks the image's).
-The outputs go to W/<application>/...: PNGs, and a GIF for the animation. The reference image and mask may be any files PIL reads (or
-scikit-image samples); a reference of another width is resized to the
-training image's shape, as the reference does.
+The outputs go to W/<application>/...: PNGs, and a GIF for the animation.
+The reference image and mask may be any files PIL reads (or scikit-image
+samples); a reference of another width is resized to the training image's
+shape, as the reference does.
 
 - harmonization / editing: the reference image is shrunk to scale n - 1 of
   the pyramid, upsampled to scale n and pushed through scales n.. with random

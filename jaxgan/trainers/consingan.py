@@ -7,8 +7,7 @@ last `train_depth` stages train together, lower ones at learning rates scaled
 by lr_scale per stage. The pyramid has `train_stages` levels, more of them
 near the finest resolution (jaxgan.imresize.consingan_reals_pyramid). One
 phase per stage, `iters_per_stage` loop steps each (or `stage_iters`, a
-count per stage); a loop step is one
-reference iteration, jitted whole:
+count per stage); a loop step is one reference iteration, jitted whole:
 
 - noise for every stage: N(0, 1), 3 channels at the coarsest level, nfc
   channels at the later ones (drawn at their size + 2 num_layer);
@@ -188,16 +187,16 @@ class ConSinGANTrainer(SingleImageTrainer):
         noise = sample_noise(key, shapes or self.shapes, stages, num, m.nfc, m.num_layer, train_mode=self.train_mode)
         if self.editing:
             keys = jax.random.split(jax.random.fold_in(key, MAX_TILES), num)
-            noise[0] = jax.vmap(lambda k: self.editing_input(k, self.reals[0])[0])(keys)
+            noise[0] = jax.vmap(self.editing_input)(keys)
         return noise
 
-    def editing_input(self, key: Array, coarsest: Array) -> Array:
-        """The editing model's stage-0 input [1, H, W, 3]: the coarsest image
+    def editing_input(self, key: Array) -> Array:
+        """The editing model's stage-0 input [H, W, 3]: the coarsest image
         tile-shuffled (shuffle_grid) plus noise_scaling x N(0, 1)."""
         k_tiles, k_noise = jax.random.split(key)
-        image = jnp.asarray(coarsest)[0]
+        image = jnp.asarray(self.reals[0][0])
         shuffled = shuffle_grid(image, shuffle_grid_draws(k_tiles, *image.shape[:2]))
-        return (shuffled + self.config.model.noise_scaling * jax.random.normal(k_noise, image.shape))[None]
+        return shuffled + self.config.model.noise_scaling * jax.random.normal(k_noise, image.shape)
 
     def init_state(self, key: Array) -> ConSinGANState:
         """G with every stage, D (of every pyramid: `init_pyramids`)."""
